@@ -1,0 +1,117 @@
+//! What commands print: log setup and the progress of a run.
+
+use std::io::{IsTerminal, Write};
+
+use crate::execute::{Observer, RenderedStep, StepResult};
+use crate::migration::Migration;
+use crate::report::mask;
+use crate::state::{Direction, Outcome};
+
+use super::Cli;
+
+/// Logs go to stderr; stdout is kept for results. `APIRUN_LOG` (a tracing filter) wins over
+/// `-v` and `--quiet`.
+pub fn init_logging(cli: &Cli) {
+    let default = if cli.quiet {
+        "warn"
+    } else {
+        match cli.verbose {
+            0 => "info",
+            1 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("APIRUN_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{default},wasmtime=warn,cranelift=warn"))
+    });
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// Prints a run's progress on stdout, one line per event.
+#[derive(Debug)]
+pub struct Progress {
+    quiet: bool,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Self {
+        Self { quiet }
+    }
+
+    fn line(&self, text: &str) {
+        if !self.quiet {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", mask::text(text));
+        }
+    }
+}
+
+fn file_name(m: &Migration) -> String {
+    m.path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| m.path.display().to_string())
+}
+
+impl Observer for Progress {
+    fn migration_started(&mut self, migration: &Migration, direction: Direction) {
+        let verb = match direction {
+            Direction::Up => "applying",
+            Direction::Down => "rolling back",
+        };
+        self.line(&format!(
+            "{verb} {} (version {})",
+            file_name(migration),
+            migration.version
+        ));
+    }
+
+    fn step_finished(&mut self, _migration: &Migration, step: &RenderedStep, result: &StepResult) {
+        let status = result
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        let mut text = format!(
+            "  {} {} -> {status} ({} ms)",
+            step.method,
+            mask::url(&step.url_with_queries()),
+            result.duration.as_millis()
+        );
+        if !result.outputs.is_empty() {
+            let names: Vec<&str> = result.outputs.iter().map(|(n, _)| n.as_str()).collect();
+            text.push_str(&format!(", extracted {}", names.join(", ")));
+        }
+        self.line(&text);
+    }
+
+    fn migration_finished(
+        &mut self,
+        migration: &Migration,
+        direction: Direction,
+        outcome: &Outcome,
+    ) {
+        let verb = match (direction, outcome.error.is_some()) {
+            (_, true) => "failed",
+            (Direction::Up, false) => "applied",
+            (Direction::Down, false) => "rolled back",
+        };
+        self.line(&format!(
+            "{verb} {} in {} ms",
+            file_name(migration),
+            outcome.duration.as_millis()
+        ));
+    }
+
+    fn dry_run_step(&mut self, _migration: &Migration, step: &RenderedStep) {
+        // A dry run's whole point is the requests, so they print even with --quiet.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "  would send {}", step.describe_masked());
+    }
+}

@@ -1,0 +1,589 @@
+//! Plan and run migrations: render each step, run it through its plugin, record the result.
+//!
+//! The plan ("applied vs declared") is a pure function of the migration files and the store's
+//! applied versions ([`plan_up`], [`plan_down`]). Execution records every migration as started
+//! before its first request and as succeeded or failed after its last, so a crash leaves an
+//! explicit in-doubt record.
+
+mod project;
+mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::http::{ClientSettings, HostPolicy, HttpClient, StepOutbound};
+use crate::migration::{Migration, Step};
+use crate::plugin::{self, Limits, Plugin, Runtime, StepFailure};
+use crate::report::{Diagnostic, mask};
+use crate::state::{Applied, Direction, Outcome, RunRecord, RunStart, StateError, Store};
+use crate::template::{Renderer, Vars};
+
+pub use project::{ValidationReport, checksum_drift, lock_path, open_store, validate_project};
+pub use render::{RenderedStep, render_step};
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// A template or a file in the project is wrong; nothing was sent for this step.
+    #[error("{0}")]
+    Input(Diagnostic),
+    /// A step ran and failed.
+    #[error("migration {file} failed at step {step}: {failure}")]
+    Step {
+        version: u64,
+        file: String,
+        step: String,
+        failure: StepFailure,
+    },
+    /// A previous run died mid-migration; its effect is unknown.
+    #[error("{}", in_doubt_message(.0))]
+    InDoubt(Vec<RunRecord>),
+    #[error("{0}")]
+    State(#[from] StateError),
+    /// `down` reached a migration that has no down section or no file.
+    #[error("{0}")]
+    CannotRollBack(String),
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn in_doubt_message(runs: &[RunRecord]) -> String {
+    let list = runs
+        .iter()
+        .map(|r| {
+            format!(
+                "version {} ({}{}, run {} started {})",
+                r.version,
+                r.direction.as_str(),
+                r.name
+                    .as_deref()
+                    .map(|n| format!(" {n}"))
+                    .unwrap_or_default(),
+                r.id,
+                r.ran_at
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "a previous run stopped in the middle of a migration, so its effect on the API is unknown: {list}. \
+         Check the API, then record what happened with `apirun resolve <version> --applied` or \
+         `apirun resolve <version> --not-applied`"
+    )
+}
+
+/// Something the runner reports as it goes (printed by the CLI, collected by tests).
+pub trait Observer {
+    fn migration_started(&mut self, _migration: &Migration, _direction: Direction) {}
+    fn step_finished(
+        &mut self,
+        _migration: &Migration,
+        _step: &RenderedStep,
+        _result: &StepResult,
+    ) {
+    }
+    fn migration_finished(
+        &mut self,
+        _migration: &Migration,
+        _direction: Direction,
+        _outcome: &Outcome,
+    ) {
+    }
+    /// In a dry run: a step that would be sent.
+    fn dry_run_step(&mut self, _migration: &Migration, _step: &RenderedStep) {}
+}
+
+/// An observer that reports nothing.
+#[derive(Debug, Default)]
+pub struct Silent;
+impl Observer for Silent {}
+
+/// What one step returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepResult {
+    pub outputs: Vec<(String, String)>,
+    pub status: Option<u16>,
+    pub requests: u32,
+    pub duration: Duration,
+}
+
+/// One migration of a run, as it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationResult {
+    pub version: u64,
+    pub file: PathBuf,
+    pub direction: Direction,
+    pub outcome: Outcome,
+    pub succeeded: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub results: Vec<MigrationResult>,
+    /// Variables extracted in this run, by name (last writer wins).
+    pub extracted: BTreeMap<String, String>,
+    pub dry_run: bool,
+}
+
+/// How to run `up`.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Apply only versions up to and including this one.
+    pub to: Option<u64>,
+    /// Render and print, send nothing, record nothing.
+    pub dry_run: bool,
+    /// Variables from outside the project (stage env, upstream stages), below stored values.
+    pub inherited: Vec<(String, String)>,
+}
+
+/// How to run `down`.
+#[derive(Debug, Clone, Default)]
+pub struct DownOptions {
+    /// Roll back every applied version above this one (`0` = all).
+    pub to: u64,
+    pub dry_run: bool,
+    pub inherited: Vec<(String, String)>,
+}
+
+/// Pending migrations for `up`: every declared version not applied, up to `to`, ascending.
+/// A file added later with a version below the newest applied one is pending too.
+pub fn plan_up<'a>(
+    migrations: &'a [Migration],
+    applied: &[Applied],
+    to: Option<u64>,
+) -> Vec<&'a Migration> {
+    let done: BTreeSet<u64> = applied.iter().map(|a| a.version).collect();
+    migrations
+        .iter()
+        .filter(|m| !done.contains(&m.version) && to.is_none_or(|t| m.version <= t))
+        .collect()
+}
+
+/// Versions to roll back for `down --to`: applied versions above `to`, newest first.
+pub fn plan_down(applied: &[Applied], to: u64) -> Vec<u64> {
+    let mut v: Vec<u64> = applied
+        .iter()
+        .map(|a| a.version)
+        .filter(|v| *v > to)
+        .collect();
+    v.sort_unstable_by(|a, b| b.cmp(a));
+    v
+}
+
+/// Everything a run needs that is built once: the wasm runtime, the built-in plugin, the
+/// HTTP client and the template engine.
+pub struct Runner {
+    http_plugin: Arc<Plugin>,
+    client: HttpClient,
+    renderer: Renderer,
+    policy: HostPolicy,
+    save_response_body: bool,
+    render_body_default: bool,
+    delay: Duration,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("plugin", &self.http_plugin)
+            .finish()
+    }
+}
+
+/// The process-wide wasm runtime (one engine per process).
+pub fn shared_runtime() -> Result<Arc<Runtime>, ExecError> {
+    static RUNTIME: std::sync::OnceLock<Result<Arc<Runtime>, String>> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            Runtime::new(plugin::ComponentCache::new(Some(
+                plugin::cache::default_dir(),
+            )))
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(ExecError::Setup)
+}
+
+impl Runner {
+    /// Build a runner for a project's config.
+    pub fn new(config: &Config) -> Result<Self, ExecError> {
+        let runtime = shared_runtime()?;
+        let http_plugin = runtime
+            .builtin_http(Limits::default())
+            .map_err(|e| ExecError::Setup(e.to_string()))?;
+        let settings = crate::config::client_settings(config);
+        let client = HttpClient::new(settings).map_err(|e| ExecError::Setup(e.to_string()))?;
+        let mut policy = HostPolicy::allow_all("step type `http`");
+        if let Some(rules) = crate::config::allowed_hosts(config).map_err(ExecError::Input)? {
+            policy = policy.restrict(rules);
+        }
+        Ok(Self {
+            http_plugin: Arc::new(http_plugin),
+            client,
+            renderer: Renderer::new(),
+            policy,
+            save_response_body: crate::config::save_response_body(config),
+            render_body_default: config.render_body,
+            delay: config.delay_between_migrations.unwrap_or_default(),
+        })
+    }
+
+    /// A runner with default settings, for tests and benchmarks.
+    pub fn with_settings(settings: ClientSettings) -> Result<Self, ExecError> {
+        let runtime = shared_runtime()?;
+        let http_plugin = runtime
+            .builtin_http(Limits::default())
+            .map_err(|e| ExecError::Setup(e.to_string()))?;
+        Ok(Self {
+            http_plugin: Arc::new(http_plugin),
+            client: HttpClient::new(settings).map_err(|e| ExecError::Setup(e.to_string()))?,
+            renderer: Renderer::new(),
+            policy: HostPolicy::allow_all("step type `http`"),
+            save_response_body: false,
+            render_body_default: true,
+            delay: Duration::ZERO,
+        })
+    }
+
+    pub fn renderer(&self) -> &Renderer {
+        &self.renderer
+    }
+
+    /// The variables a migration sees before its own steps run: config env, then inherited
+    /// values (stages), then values extracted by applied migrations (older versions first, so
+    /// the newest wins), then values extracted earlier in this run.
+    pub fn base_vars(
+        &self,
+        config: &Config,
+        inherited: &[(String, String)],
+        stored: &[(u64, String, String)],
+        session: &BTreeMap<String, String>,
+    ) -> Vars {
+        let mut vars = Vars::new();
+        for (name, value) in crate::config::env_pairs(config) {
+            vars.insert(name, value);
+        }
+        for (name, value) in inherited {
+            vars.insert(name.clone(), value.clone());
+        }
+        for (_, name, value) in stored {
+            vars.insert(name.clone(), value.clone());
+        }
+        for (name, value) in session {
+            vars.insert(name.clone(), value.clone());
+        }
+        vars
+    }
+
+    /// Apply pending migrations in version order.
+    pub fn up(
+        &self,
+        config: &Config,
+        migrations: &[Migration],
+        store: &mut dyn Store,
+        opts: &UpOptions,
+        observer: &mut dyn Observer,
+    ) -> Result<RunSummary, ExecError> {
+        let in_doubt = store.in_doubt()?;
+        if !in_doubt.is_empty() {
+            return Err(ExecError::InDoubt(in_doubt));
+        }
+        let applied = store.applied()?;
+        let stored = store.stored_env()?;
+        let pending = plan_up(migrations, &applied, opts.to);
+        let mut summary = RunSummary {
+            dry_run: opts.dry_run,
+            ..RunSummary::default()
+        };
+        let mut session: BTreeMap<String, String> = BTreeMap::new();
+        for (i, migration) in pending.iter().enumerate() {
+            if i > 0 && !self.delay.is_zero() && !opts.dry_run {
+                std::thread::sleep(self.delay);
+            }
+            let base = self.base_vars(config, &opts.inherited, &stored, &session);
+            observer.migration_started(migration, Direction::Up);
+            if opts.dry_run {
+                let extracted = self.dry_run_steps(migration, &migration.up, base, observer)?;
+                session.extend(extracted);
+                continue;
+            }
+            let start = RunStart {
+                version: migration.version,
+                direction: Direction::Up,
+                name: &migration.name,
+                checksum: &migration.checksum,
+            };
+            let run_id = store.begin(start.clone())?;
+            let began = Instant::now();
+            let result = self.run_steps(migration, &migration.up, base, observer);
+            let mut outcome = Outcome {
+                duration: began.elapsed(),
+                ..Outcome::default()
+            };
+            match result {
+                Ok(done) => {
+                    outcome.status_code = done.last_status.unwrap_or(0);
+                    outcome.body = done.last_body.filter(|_| self.save_response_body);
+                    outcome.env = done.extracted.clone();
+                    store.succeed(run_id, start, &outcome)?;
+                    observer.migration_finished(migration, Direction::Up, &outcome);
+                    for (k, v) in done.extracted {
+                        summary.extracted.insert(k.clone(), v.clone());
+                        session.insert(k, v);
+                    }
+                    summary.results.push(MigrationResult {
+                        version: migration.version,
+                        file: migration.path.clone(),
+                        direction: Direction::Up,
+                        outcome,
+                        succeeded: true,
+                    });
+                }
+                Err((err, partial)) => {
+                    outcome.status_code = partial.last_status.unwrap_or(0);
+                    outcome.body = partial.last_body.filter(|_| self.save_response_body);
+                    outcome.env = partial.extracted;
+                    outcome.error = Some(mask::text(&err.to_string()));
+                    store.fail(run_id, &outcome)?;
+                    observer.migration_finished(migration, Direction::Up, &outcome);
+                    summary.results.push(MigrationResult {
+                        version: migration.version,
+                        file: migration.path.clone(),
+                        direction: Direction::Up,
+                        outcome,
+                        succeeded: false,
+                    });
+                    return Err(err);
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Roll back applied versions above `to`, newest first.
+    pub fn down(
+        &self,
+        config: &Config,
+        migrations: &[Migration],
+        store: &mut dyn Store,
+        opts: &DownOptions,
+        observer: &mut dyn Observer,
+    ) -> Result<RunSummary, ExecError> {
+        let in_doubt = store.in_doubt()?;
+        if !in_doubt.is_empty() {
+            return Err(ExecError::InDoubt(in_doubt));
+        }
+        let applied = store.applied()?;
+        let stored = store.stored_env()?;
+        let by_version: BTreeMap<u64, &Migration> =
+            migrations.iter().map(|m| (m.version, m)).collect();
+        let versions = plan_down(&applied, opts.to);
+        // Refuse before touching anything if some version cannot be rolled back.
+        for v in &versions {
+            match by_version.get(v) {
+                None => {
+                    return Err(ExecError::CannotRollBack(format!(
+                        "version {v} is applied but no migration file has that version; \
+                         restore the file or choose a later --to"
+                    )));
+                }
+                Some(m) if m.down.is_empty() => {
+                    return Err(ExecError::CannotRollBack(format!(
+                        "{} has no `down` section, so version {v} cannot be rolled back; \
+                         add a down section or choose --to {v}",
+                        m.path.display()
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        let mut summary = RunSummary {
+            dry_run: opts.dry_run,
+            ..RunSummary::default()
+        };
+        for v in versions {
+            let migration = by_version[&v];
+            // A rollback sees everything that was extracted, its own version's values last.
+            let mut own: Vec<(u64, String, String)> = stored
+                .iter()
+                .filter(|(sv, _, _)| *sv != v)
+                .cloned()
+                .collect();
+            own.extend(stored.iter().filter(|(sv, _, _)| *sv == v).cloned());
+            let base = self.base_vars(config, &opts.inherited, &own, &BTreeMap::new());
+            observer.migration_started(migration, Direction::Down);
+            if opts.dry_run {
+                self.dry_run_steps(migration, &migration.down, base, observer)?;
+                continue;
+            }
+            let start = RunStart {
+                version: v,
+                direction: Direction::Down,
+                name: &migration.name,
+                checksum: &migration.checksum,
+            };
+            let run_id = store.begin(start.clone())?;
+            let began = Instant::now();
+            let result = self.run_steps(migration, &migration.down, base, observer);
+            let mut outcome = Outcome {
+                duration: began.elapsed(),
+                ..Outcome::default()
+            };
+            match result {
+                Ok(done) => {
+                    outcome.status_code = done.last_status.unwrap_or(0);
+                    outcome.body = done.last_body.filter(|_| self.save_response_body);
+                    store.succeed(run_id, start, &outcome)?;
+                    observer.migration_finished(migration, Direction::Down, &outcome);
+                    summary.results.push(MigrationResult {
+                        version: v,
+                        file: migration.path.clone(),
+                        direction: Direction::Down,
+                        outcome,
+                        succeeded: true,
+                    });
+                }
+                Err((err, partial)) => {
+                    outcome.status_code = partial.last_status.unwrap_or(0);
+                    outcome.error = Some(mask::text(&err.to_string()));
+                    store.fail(run_id, &outcome)?;
+                    observer.migration_finished(migration, Direction::Down, &outcome);
+                    summary.results.push(MigrationResult {
+                        version: v,
+                        file: migration.path.clone(),
+                        direction: Direction::Down,
+                        outcome,
+                        succeeded: false,
+                    });
+                    return Err(err);
+                }
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Render every step of a migration without sending; values the steps would extract are
+    /// stood in for by placeholders so later templates still render.
+    fn dry_run_steps(
+        &self,
+        migration: &Migration,
+        steps: &[Step],
+        mut vars: Vars,
+        observer: &mut dyn Observer,
+    ) -> Result<Vec<(String, String)>, ExecError> {
+        let mut extracted = Vec::new();
+        for step in steps {
+            let rendered = render_step(
+                &self.renderer,
+                migration,
+                step,
+                &vars,
+                self.render_body_default,
+                true,
+            )
+            .map_err(ExecError::Input)?;
+            observer.dry_run_step(migration, &rendered);
+            for (name, _) in &step.response.env_from {
+                let placeholder = format!("<{name} from {}>", file_name(&migration.path));
+                vars.insert(name.clone(), placeholder.clone());
+                extracted.push((name.clone(), placeholder));
+            }
+        }
+        Ok(extracted)
+    }
+
+    /// Run the steps of one migration in order; values extracted by a step are visible to the
+    /// steps after it.
+    fn run_steps(
+        &self,
+        migration: &Migration,
+        steps: &[Step],
+        mut vars: Vars,
+        observer: &mut dyn Observer,
+    ) -> Result<StepsDone, (ExecError, StepsDone)> {
+        let mut done = StepsDone::default();
+        for (index, step) in steps.iter().enumerate() {
+            let rendered = match render_step(
+                &self.renderer,
+                migration,
+                step,
+                &vars,
+                self.render_body_default,
+                false,
+            ) {
+                Ok(r) => r,
+                Err(d) => return Err((ExecError::Input(d), done)),
+            };
+            let label = step_label(migration, step, index);
+            let outbound = StepOutbound::new(
+                self.client.clone(),
+                self.policy
+                    .clone()
+                    .with_subject(format!("step type `http` ({label})")),
+                BTreeMap::new(),
+                label.clone(),
+            );
+            let observed = outbound.observed();
+            let began = Instant::now();
+            let result = self.http_plugin.run(&rendered.params, Box::new(outbound));
+            let seen = observed.lock().map(|o| o.clone()).unwrap_or_default();
+            if seen.last_status.is_some() {
+                done.last_status = seen.last_status;
+                done.last_body = seen
+                    .last_body
+                    .map(|b| String::from_utf8_lossy(&b).into_owned());
+            }
+            match result {
+                Ok(outputs) => {
+                    let step_result = StepResult {
+                        outputs: outputs.clone(),
+                        status: seen.last_status,
+                        requests: seen.requests,
+                        duration: began.elapsed(),
+                    };
+                    observer.step_finished(migration, &rendered, &step_result);
+                    for (k, v) in outputs {
+                        vars.insert(k.clone(), v.clone());
+                        done.extracted.retain(|(n, _)| *n != k);
+                        done.extracted.push((k, v));
+                    }
+                }
+                Err(failure) => {
+                    let err = ExecError::Step {
+                        version: migration.version,
+                        file: migration.path.display().to_string(),
+                        step: label,
+                        failure,
+                    };
+                    return Err((err, done));
+                }
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// What the steps of one migration produced so far.
+#[derive(Debug, Default)]
+struct StepsDone {
+    extracted: Vec<(String, String)>,
+    last_status: Option<u16>,
+    last_body: Option<String>,
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// `1 (create realm)` or `2 of 3 (create realm)`: how messages name a step.
+pub fn step_label(migration: &Migration, step: &Step, index: usize) -> String {
+    let name = step.name.clone().unwrap_or_else(|| migration.name.clone());
+    format!("{} #{} ({name})", file_name(&migration.path), index + 1)
+}

@@ -1,0 +1,5 @@
+//! The `apirun` command-line tool.
+
+fn main() -> std::process::ExitCode {
+    apirun::cli::main()
+}
