@@ -5,7 +5,6 @@
 //! Run it with `cargo run --release --example quickstart`.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +14,7 @@ use serde_json::{Value, json};
 struct Realm {
     name: String,
     clients: Vec<Value>,
+    roles: Vec<Value>,
 }
 
 /// The demo API: realms and their clients, kept in memory.
@@ -48,13 +48,16 @@ fn serve(server: Arc<tiny_http::Server>, realms: Arc<Mutex<BTreeMap<String, Real
                     id.clone(),
                     Realm {
                         name: name.clone(),
-                        clients: Vec::new(),
+                        ..Realm::default()
                     },
                 );
                 (201, json!({"id": id, "name": name}))
             }
             ("GET", ["realms", id]) => match realms.get(*id) {
-                Some(r) => (200, json!({"id": id, "name": r.name, "clients": r.clients})),
+                Some(r) => (
+                    200,
+                    json!({"id": id, "name": r.name, "clients": r.clients, "roles": r.roles}),
+                ),
                 None => (404, json!({"error": "no such realm"})),
             },
             ("POST", ["realms", id, "clients"]) => match realms.get_mut(*id) {
@@ -65,6 +68,21 @@ fn serve(server: Arc<tiny_http::Server>, realms: Arc<Mutex<BTreeMap<String, Real
                     });
                     r.clients.push(client.clone());
                     (201, json!({"client": client}))
+                }
+                None => (404, json!({"error": "no such realm"})),
+            },
+            ("POST", ["realms", id, "roles"]) => match realms.get_mut(*id) {
+                Some(r) => {
+                    let role = json!({"name": input["name"].as_str().unwrap_or("role"), "client": input["client"]});
+                    r.roles.push(role.clone());
+                    (201, json!({"role": role}))
+                }
+                None => (404, json!({"error": "no such realm"})),
+            },
+            ("DELETE", ["realms", id, "roles", name]) => match realms.get_mut(*id) {
+                Some(r) => {
+                    r.roles.retain(|role| role["name"] != *name);
+                    (204, Value::Null)
                 }
                 None => (404, json!({"error": "no such realm"})),
             },
@@ -161,9 +179,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\ndemo API now holds {} realm(s):", realms.len());
     for (id, realm) in realms.iter() {
         println!(
-            "  {id}: {} with {} client(s)",
+            "  {id}: {} with {} client(s) and {} role(s)",
             realm.name,
-            realm.clients.len()
+            realm.clients.len(),
+            realm.roles.len()
         );
     }
     if failed > 0 {

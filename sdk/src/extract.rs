@@ -37,7 +37,7 @@ pub fn extract(body: &[u8], path: &str) -> Option<String> {
         return None;
     }
     let json = std::str::from_utf8(body).ok()?;
-    if json.trim().is_empty() || !gjson::valid(json) {
+    if json.trim().is_empty() || nesting_depth(json.as_bytes()) > MAX_DEPTH || !gjson::valid(json) {
         return None;
     }
     let value = gjson::get(json, path);
@@ -45,6 +45,37 @@ pub fn extract(body: &[u8], path: &str) -> Option<String> {
         return None;
     }
     Some(to_string(&value))
+}
+
+/// Deepest nesting of arrays and objects [`extract`] accepts. gjson validates and walks JSON
+/// recursively, so an absurdly deep body (from a broken or hostile server) would overflow the
+/// component's stack; such a body is treated as not JSON.
+pub const MAX_DEPTH: usize = 512;
+
+/// The deepest nesting of `[` / `{` outside strings (an upper bound for invalid JSON).
+fn nesting_depth(json: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 fn to_string(value: &gjson::Value<'_>) -> String {
@@ -186,6 +217,26 @@ mod tests {
         assert_eq!(get(r#"{"a":1"#, "a"), None);
         assert_eq!(get(r#"{"a":1} {"a":2}"#, "a"), None);
         assert_eq!(extract(b"{\"a\":\"\xff\"}", "a"), None);
+    }
+
+    #[test]
+    fn absurdly_deep_bodies_are_not_json() {
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let path = "0.0.0";
+        assert_eq!(
+            get(&nested(MAX_DEPTH), path).as_deref(),
+            Some(&nested(MAX_DEPTH - 3)[..])
+        );
+        // deep enough to overflow a small stack if it were walked recursively
+        let deep = nested(200_000);
+        let found = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || get(&deep, path))
+            .expect("spawn")
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(found, None);
+        assert_eq!(nesting_depth(br#"{"a":"[[[[\"[[[","b":[{}]}"#), 3);
     }
 
     #[test]

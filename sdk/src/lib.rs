@@ -119,9 +119,13 @@
 //!
 //! Params that do not deserialize are [`StepError::InvalidParams`] with serde's message and
 //! the path of the offending field (`response.result_code[1]: invalid type: ...`).
-//! Panics are not caught: they trap, and the host reports them as a plugin failure.
+//! Panics are not caught: they trap, and the host reports them as a plugin failure. In a
+//! component the SDK installs a panic hook that writes the panic on a single stderr line,
+//! `plugin panicked at src/lib.rs:7:5: <message>`, for the host to quote.
 //!
 //! Without the attribute, write the [`StepDef`] yourself and call [`export_step!`].
+
+#![warn(missing_docs)]
 
 // The generated bindings resolve the runtime through `apirun_sdk::...`, both in this crate
 // and in the plugin crates that expand the export macro.
@@ -174,6 +178,9 @@ pub mod __private {
     };
     pub use crate::wit::{describe, run, validate};
     pub use wit_bindgen;
+
+    /// Fails to compile unless the step's params can be deserialized.
+    pub const fn assert_exportable<P: serde::de::DeserializeOwned>(_step: &crate::StepDef<P>) {}
 }
 
 /// Export `step` (a [`StepDef`] constant or static) as this component's `step` interface.
@@ -184,6 +191,9 @@ pub mod __private {
 #[macro_export]
 macro_rules! export_step {
     ($step:path) => {
+        // The params must deserialize on every target, not only where the export exists.
+        const _: () = $crate::__private::assert_exportable(&$step);
+
         #[cfg(target_arch = "wasm32")]
         #[allow(unsafe_code)]
         const _: () = {
@@ -216,3 +226,73 @@ macro_rules! export_step {
         };
     };
 }
+
+/// Misuses of `#[apirun_sdk::step]` that must not compile.
+///
+/// No step name:
+///
+/// ```compile_fail
+/// #[apirun_sdk::step]
+/// fn run(_: &apirun_sdk::Context, _: ()) -> Result<apirun_sdk::Outputs, apirun_sdk::StepError> {
+///     Ok(apirun_sdk::Outputs::new())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// An unknown argument:
+///
+/// ```compile_fail
+/// #[apirun_sdk::step(name = "x", nmae = "y")]
+/// fn run(_: &apirun_sdk::Context, _: ()) -> Result<apirun_sdk::Outputs, apirun_sdk::StepError> {
+///     Ok(apirun_sdk::Outputs::new())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// No context parameter:
+///
+/// ```compile_fail
+/// #[apirun_sdk::step(name = "x")]
+/// fn run(_: ()) -> Result<apirun_sdk::Outputs, apirun_sdk::StepError> {
+///     Ok(apirun_sdk::Outputs::new())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Params that are not `DeserializeOwned`:
+///
+/// ```compile_fail
+/// struct NotSerde;
+/// #[apirun_sdk::step(name = "x")]
+/// fn run(_: &apirun_sdk::Context, _: NotSerde) -> Result<apirun_sdk::Outputs, apirun_sdk::StepError> {
+///     Ok(apirun_sdk::Outputs::new())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// A validator of the wrong type:
+///
+/// ```compile_fail
+/// fn check(_: &u32) -> Result<(), apirun_sdk::StepError> { Ok(()) }
+/// #[apirun_sdk::step(name = "x", validate = check)]
+/// fn run(_: &apirun_sdk::Context, _: String) -> Result<apirun_sdk::Outputs, apirun_sdk::StepError> {
+///     Ok(apirun_sdk::Outputs::new())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// And the accepted forms, for contrast:
+///
+/// ```
+/// fn check(_: &String) -> Result<(), apirun_sdk::StepError> { Ok(()) }
+/// #[apirun_sdk::step(name = "x", version = "9.9.9", validate = check)]
+/// pub fn run(_: &apirun_sdk::Context, _: String) -> Result<apirun_sdk::Outputs, apirun_sdk::StepError> {
+///     Ok(apirun_sdk::Outputs::new())
+/// }
+/// # fn main() {
+/// assert_eq!((STEP.name, STEP.version), ("x", "9.9.9"));
+/// # }
+/// ```
+#[cfg(doctest)]
+#[allow(dead_code)]
+struct StepAttributeMisuse;

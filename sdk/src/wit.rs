@@ -108,8 +108,41 @@ impl From<Outputs> for wit::StepOutput {
     }
 }
 
+/// Report panics on one line of stderr: `plugin panicked at src/lib.rs:7:5: <message>`.
+///
+/// The default hook puts the message on the line after `panicked at ...`, which a host that
+/// shows one line of the guest's stderr would lose. The panic still aborts (a trap): nothing
+/// is caught.
+#[cfg(target_arch = "wasm32")]
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(non-string panic payload)");
+            match info.location() {
+                Some(at) => eprintln!(
+                    "plugin panicked at {}:{}:{}: {message}",
+                    at.file(),
+                    at.line(),
+                    at.column()
+                ),
+                None => eprintln!("plugin panicked: {message}"),
+            }
+        }));
+    });
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn install_panic_hook() {}
+
 /// The `describe` export.
 pub fn describe<P>(step: &StepDef<P>) -> wit::PluginInfo {
+    install_panic_hook();
     wit::PluginInfo {
         name: step.name.to_owned(),
         version: step.version.to_owned(),
@@ -121,6 +154,7 @@ pub fn validate<P: DeserializeOwned>(
     step: &StepDef<P>,
     params: &str,
 ) -> Result<(), wit::StepError> {
+    install_panic_hook();
     step.validate_json(params).map_err(Into::into)
 }
 
@@ -129,6 +163,7 @@ pub fn run<P: DeserializeOwned>(
     step: &StepDef<P>,
     params: &str,
 ) -> Result<wit::StepOutput, wit::StepError> {
+    install_panic_hook();
     let ctx = crate::Context::new(&crate::WasmHost);
     step.run_json(&ctx, params)
         .map(Into::into)

@@ -100,7 +100,7 @@ fn up(cli: &Cli, args: &UpArgs) -> Result<(), Failure> {
         dry_run: args.dry_run,
         inherited: Vec::new(),
     };
-    let mut progress = Progress::new(cli.quiet);
+    let mut progress = Progress::new(cli.quiet, args.dry_run);
     let summary = runner.up(
         &session.config,
         &session.migrations,
@@ -136,7 +136,7 @@ fn down(cli: &Cli, args: &DownArgs) -> Result<(), Failure> {
         dry_run: args.dry_run,
         inherited: Vec::new(),
     };
-    let mut progress = Progress::new(cli.quiet);
+    let mut progress = Progress::new(cli.quiet, args.dry_run);
     let summary = runner.down(
         &session.config,
         &session.migrations,

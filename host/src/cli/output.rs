@@ -38,11 +38,12 @@ pub fn init_logging(cli: &Cli) {
 #[derive(Debug)]
 pub struct Progress {
     quiet: bool,
+    dry_run: bool,
 }
 
 impl Progress {
-    pub fn new(quiet: bool) -> Self {
-        Self { quiet }
+    pub fn new(quiet: bool, dry_run: bool) -> Self {
+        Self { quiet, dry_run }
     }
 
     fn line(&self, text: &str) {
@@ -62,9 +63,11 @@ fn file_name(m: &Migration) -> String {
 
 impl Observer for Progress {
     fn migration_started(&mut self, migration: &Migration, direction: Direction) {
-        let verb = match direction {
-            Direction::Up => "applying",
-            Direction::Down => "rolling back",
+        let verb = match (direction, self.dry_run) {
+            (Direction::Up, false) => "applying",
+            (Direction::Down, false) => "rolling back",
+            (Direction::Up, true) => "would apply",
+            (Direction::Down, true) => "would roll back",
         };
         self.line(&format!(
             "{verb} {} (version {})",

@@ -1025,6 +1025,17 @@ mod tests {
         );
         let err = parse(Path::new("t.yaml"), "a: 1\n---\nb: 2\n").expect_err("two docs");
         assert_eq!(err.location.as_ref().map(|l| l.line), Some(3));
+        let trailing =
+            parse(Path::new("t.yaml"), "a: 1\n---\n").expect("an empty second document is fine");
+        assert_eq!(
+            trailing.map(|n| n.to_json().to_string()),
+            Some(r#"{"a":1}"#.to_string())
+        );
+        let crlf = parse(Path::new("t.yaml"), "a: 1\r\nb:\r\n  - x\r\n").expect("crlf");
+        assert_eq!(
+            crlf.map(|n| n.to_json().to_string()),
+            Some(r#"{"a":1,"b":["x"]}"#.to_string())
+        );
     }
 
     #[test]

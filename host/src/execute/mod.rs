@@ -320,16 +320,16 @@ impl Runner {
             };
             let run_id = store.begin(start.clone())?;
             let began = Instant::now();
-            let result = self.run_steps(migration, &migration.up, base, observer);
+            let (done, result) = self.run_steps(migration, &migration.up, base, observer);
             let mut outcome = Outcome {
                 duration: began.elapsed(),
+                status_code: done.last_status.unwrap_or(0),
+                body: done.last_body.clone().filter(|_| self.save_response_body),
+                env: done.extracted.clone(),
                 ..Outcome::default()
             };
             match result {
-                Ok(done) => {
-                    outcome.status_code = done.last_status.unwrap_or(0);
-                    outcome.body = done.last_body.filter(|_| self.save_response_body);
-                    outcome.env = done.extracted.clone();
+                Ok(()) => {
                     store.succeed(run_id, start, &outcome)?;
                     observer.migration_finished(migration, Direction::Up, &outcome);
                     for (k, v) in done.extracted {
@@ -344,10 +344,7 @@ impl Runner {
                         succeeded: true,
                     });
                 }
-                Err((err, partial)) => {
-                    outcome.status_code = partial.last_status.unwrap_or(0);
-                    outcome.body = partial.last_body.filter(|_| self.save_response_body);
-                    outcome.env = partial.extracted;
+                Err(err) => {
                     outcome.error = Some(mask::text(&err.to_string()));
                     store.fail(run_id, &outcome)?;
                     observer.migration_finished(migration, Direction::Up, &outcome);
@@ -429,15 +426,15 @@ impl Runner {
             };
             let run_id = store.begin(start.clone())?;
             let began = Instant::now();
-            let result = self.run_steps(migration, &migration.down, base, observer);
+            let (done, result) = self.run_steps(migration, &migration.down, base, observer);
             let mut outcome = Outcome {
                 duration: began.elapsed(),
+                status_code: done.last_status.unwrap_or(0),
+                body: done.last_body.filter(|_| self.save_response_body),
                 ..Outcome::default()
             };
             match result {
-                Ok(done) => {
-                    outcome.status_code = done.last_status.unwrap_or(0);
-                    outcome.body = done.last_body.filter(|_| self.save_response_body);
+                Ok(()) => {
                     store.succeed(run_id, start, &outcome)?;
                     observer.migration_finished(migration, Direction::Down, &outcome);
                     summary.results.push(MigrationResult {
@@ -448,8 +445,7 @@ impl Runner {
                         succeeded: true,
                     });
                 }
-                Err((err, partial)) => {
-                    outcome.status_code = partial.last_status.unwrap_or(0);
+                Err(err) => {
                     outcome.error = Some(mask::text(&err.to_string()));
                     store.fail(run_id, &outcome)?;
                     observer.migration_finished(migration, Direction::Down, &outcome);
@@ -505,7 +501,7 @@ impl Runner {
         steps: &[Step],
         mut vars: Vars,
         observer: &mut dyn Observer,
-    ) -> Result<StepsDone, (ExecError, StepsDone)> {
+    ) -> (StepsDone, Result<(), ExecError>) {
         let mut done = StepsDone::default();
         for (index, step) in steps.iter().enumerate() {
             let rendered = match render_step(
@@ -517,7 +513,7 @@ impl Runner {
                 false,
             ) {
                 Ok(r) => r,
-                Err(d) => return Err((ExecError::Input(d), done)),
+                Err(d) => return (done, Err(ExecError::Input(d))),
             };
             let label = step_label(migration, step, index);
             let outbound = StepOutbound::new(
@@ -560,11 +556,11 @@ impl Runner {
                         step: label,
                         failure,
                     };
-                    return Err((err, done));
+                    return (done, Err(err));
                 }
             }
         }
-        Ok(done)
+        (done, Ok(()))
     }
 }
 

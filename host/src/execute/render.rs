@@ -36,23 +36,23 @@ impl RenderedStep {
         }
         if let Some(body) = &self.body {
             out.push_str("\n    body: ");
-            out.push_str(&mask::text(body).replace('\n', "\n          "));
+            out.push_str(&mask::text(body.trim_end()).replace('\n', "\n          "));
         }
         out
     }
 
-    /// The URL with the step's queries appended, as the plugin will send it.
+    /// The URL with the step's queries appended, for people to read (not percent-encoded).
     pub fn url_with_queries(&self) -> String {
-        if self.queries.is_empty() {
-            return self.url.clone();
+        let mut url = self.url.clone();
+        for (i, (name, value)) in self.queries.iter().enumerate() {
+            let sep = if i == 0 && !self.url.contains('?') {
+                '?'
+            } else {
+                '&'
+            };
+            url.push_str(&format!("{sep}{name}={value}"));
         }
-        match reqwest::Url::parse(&self.url) {
-            Ok(mut u) => {
-                u.query_pairs_mut().extend_pairs(self.queries.iter());
-                u.to_string()
-            }
-            Err(_) => self.url.clone(),
-        }
+        url
     }
 }
 

@@ -83,10 +83,12 @@ impl HostRule {
         if host.is_empty() {
             return Err(bad("no host"));
         }
-        if host.contains('*')
-            && host != "*"
-            && !(host.starts_with("*.") && !host[2..].contains('*'))
-        {
+        let wildcard_ok = match host.strip_prefix("*.") {
+            _ if host == "*" => true,
+            Some(rest) => !rest.contains('*'),
+            None => !host.contains('*'),
+        };
+        if !wildcard_ok {
             return Err(bad("a wildcard may only be `*` or a leading `*.`"));
         }
         Ok(Self {

@@ -97,10 +97,15 @@ pub fn url(raw: &str) -> String {
     let Ok(mut parsed) = reqwest::Url::parse(raw) else {
         return text(raw);
     };
+    let sensitive_query = parsed.query_pairs().any(|(k, _)| is_sensitive_key(&k));
+    if parsed.password().is_none() && !sensitive_query {
+        // Nothing to hide by name: show the URL exactly as written, not re-encoded.
+        return text(raw);
+    }
     if parsed.password().is_some() {
         let _ = parsed.set_password(Some(MASK));
     }
-    if parsed.query().is_some() {
+    if sensitive_query {
         let pairs: Vec<(String, String)> = parsed
             .query_pairs()
             .map(|(k, v)| {

@@ -21,6 +21,11 @@
 //! `{{default x "y"}}`, and sprig's order `{{default "y" x}}` is recognised too (a literal
 //! first and a non-literal second). `range`/`each` over a variable holding a JSON array (or
 //! object) as a string iterates its elements.
+//!
+//! Not supported (a located syntax error, never silence): Go's `define`/`template`/`block`,
+//! `break`/`continue`, variable declarations outside `range $i, $e := …`, `else with`,
+//! character constants, and functions other than the ones above (`printf`, `index`, `len`, …).
+//! Handlebars partials are not registered.
 
 mod error;
 mod gotmpl;

@@ -630,3 +630,10 @@ fn a_variable_named_env_is_reachable_under_env() {
         Some("prod")
     );
 }
+
+#[test]
+fn a_renderer_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Renderer>();
+    assert_send_sync::<Vars>();
+}

@@ -56,9 +56,9 @@ impl Vars {
         self.vars.len()
     }
 
-    /// True when there are no plain variables and no auth tokens.
+    /// True when there are no plain variables (auth tokens not counted, as in `len`).
     pub fn is_empty(&self) -> bool {
-        self.vars.is_empty() && self.auth.is_empty()
+        self.vars.is_empty()
     }
 
     /// The data model handed to the engine: every variable flat and under `env`, tokens under

@@ -19,6 +19,8 @@
 //! error instead of being dropped; an `env_missing` other than `skip`/`fail` is an error;
 //! duplicate header and query names are all sent; numbers are extracted exactly as written.
 
+#![warn(missing_docs)]
+
 use apirun_sdk::{Context, Outputs, Request, StatusSet, StepError, extract};
 use serde::{Deserialize, Deserializer};
 

@@ -10,6 +10,8 @@
 //! - `apirun_sdk::export_step!(STEP)`, which exports the component's `step` interface when
 //!   building for `wasm32` (and expands to nothing elsewhere).
 
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
 use proc_macro2::Span;
 use quote::quote;

@@ -13,6 +13,8 @@
 //!
 //! Anything else is `invalid-params`.
 
+#![warn(missing_docs)]
+
 use std::hint::black_box;
 
 use apirun_sdk::{Context, Outputs, Request, StepError};
