@@ -18,6 +18,8 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     let target_dir = guest_build::guest_target_dir(&out_dir);
+    // One entry per test guest; more join as example plugins are added.
+    #[allow(clippy::single_element_loop)]
     for (package, var) in [("apirun-test-guest-hostile", "APIRUN_GUEST_HOSTILE")] {
         let wasm = guest_build::build_guest(&root, &target_dir, package);
         println!("cargo:rustc-env={var}={}", wasm.display());
