@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Applied, Direction, Outcome, RunRecord, RunStart, StateError, Store, now_rfc3339};
+use super::{
+    Applied, Direction, Outcome, RunRecord, RunStart, StageRun, StateError, Store, now_rfc3339,
+};
 
 /// A store that keeps state in memory for one process.
 #[derive(Debug, Default)]
@@ -11,6 +13,7 @@ pub struct MemoryStore {
     applied: BTreeMap<u64, Applied>,
     env: BTreeMap<(u64, String), String>,
     next_id: i64,
+    stage_runs: Vec<StageRun>,
 }
 
 impl MemoryStore {
@@ -76,5 +79,17 @@ impl Store for MemoryStore {
     }
     fn resolve(&mut self, run_id: i64, _applied: bool) -> Result<(), StateError> {
         Err(StateError::NotInDoubt(run_id))
+    }
+    fn record_stage_run(&mut self, run: &StageRun) -> Result<(), StateError> {
+        self.stage_runs.push(run.clone());
+        Ok(())
+    }
+    fn last_stage_run(&self, stage: &str) -> Result<Option<StageRun>, StateError> {
+        Ok(self
+            .stage_runs
+            .iter()
+            .rev()
+            .find(|r| r.stage == stage)
+            .cloned())
     }
 }

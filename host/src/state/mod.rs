@@ -129,6 +129,21 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+/// How one stage of a `stages` run ended, kept in that stage's own store so `stages status`
+/// can report it from a new process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageRun {
+    pub stage: String,
+    /// `succeeded`, `failed` or `skipped`.
+    pub outcome: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    /// How many variables the stage exported after this run.
+    pub exported: usize,
+}
+
 /// What is about to run, recorded before the first request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunStart<'a> {
@@ -188,6 +203,10 @@ pub trait Store: Send {
     fn fail(&mut self, run_id: i64, outcome: &Outcome) -> Result<(), StateError>;
     /// Settle an in-doubt run by hand: `applied` says whether its effect took place.
     fn resolve(&mut self, run_id: i64, applied: bool) -> Result<(), StateError>;
+    /// Record how a stage of a `stages` run ended.
+    fn record_stage_run(&mut self, run: &StageRun) -> Result<(), StateError>;
+    /// The newest recorded outcome of `stage`, if any.
+    fn last_stage_run(&self, stage: &str) -> Result<Option<StageRun>, StateError>;
 }
 
 /// `2026-12-04T17:10:26.123Z`: UTC, millisecond precision, sortable as text.

@@ -10,8 +10,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    Applied, Direction, Outcome, RunRecord, RunStart, RunState, StateError, Store, TableNames,
-    now_rfc3339, quote_table, validate_table_name,
+    Applied, Direction, Outcome, RunRecord, RunStart, RunState, StageRun, StateError, Store,
+    TableNames, now_rfc3339, quote_table, validate_table_name,
 };
 
 /// Version of the tables' layout written by this apirun.
@@ -108,6 +108,15 @@ impl SqliteStore {
                  env_json TEXT NULL,
                  failed INTEGER NOT NULL DEFAULT 0,
                  ran_at TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS apirun_stage_runs (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 stage TEXT NOT NULL,
+                 outcome TEXT NOT NULL,
+                 started_at TEXT NOT NULL,
+                 finished_at TEXT NOT NULL,
+                 duration_ms INTEGER NOT NULL,
+                 error TEXT NULL,
+                 exported INTEGER NOT NULL DEFAULT 0);
              CREATE TABLE IF NOT EXISTS {e} (
                  version INTEGER NOT NULL,
                  name TEXT NOT NULL,
@@ -477,6 +486,47 @@ impl Store for SqliteStore {
         }
         tx.commit().map_err(err)
     }
+
+    fn record_stage_run(&mut self, run: &StageRun) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO apirun_stage_runs (stage, outcome, started_at, finished_at, duration_ms, error, exported)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    run.stage,
+                    run.outcome,
+                    run.started_at,
+                    run.finished_at,
+                    run.duration_ms as i64,
+                    run.error,
+                    run.exported as i64
+                ],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(())
+    }
+
+    fn last_stage_run(&self, stage: &str) -> Result<Option<StageRun>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT stage, outcome, started_at, finished_at, duration_ms, error, exported
+                 FROM apirun_stage_runs WHERE stage = ?1 ORDER BY id DESC LIMIT 1",
+                params![stage],
+                |r| {
+                    Ok(StageRun {
+                        stage: r.get(0)?,
+                        outcome: r.get(1)?,
+                        started_at: r.get(2)?,
+                        finished_at: r.get(3)?,
+                        duration_ms: r.get::<_, i64>(4)?.max(0) as u64,
+                        error: r.get(5)?,
+                        exported: r.get::<_, i64>(6)?.max(0) as usize,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
+    }
 }
 
 #[cfg(test)]
@@ -614,6 +664,30 @@ mod tests {
             s.history(None).expect("history")[0].state,
             RunState::Succeeded
         );
+    }
+
+    #[test]
+    fn stage_runs_newest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s =
+            SqliteStore::open(&dir.path().join("s.db"), &TableNames::default()).expect("open");
+        assert_eq!(s.last_stage_run("setup").expect("read"), None);
+        let mut run = StageRun {
+            stage: "setup".into(),
+            outcome: "failed".into(),
+            started_at: "a".into(),
+            finished_at: "b".into(),
+            duration_ms: 5,
+            error: Some("boom".into()),
+            exported: 0,
+        };
+        s.record_stage_run(&run).expect("record");
+        run.outcome = "succeeded".into();
+        run.error = None;
+        run.exported = 2;
+        s.record_stage_run(&run).expect("record");
+        assert_eq!(s.last_stage_run("setup").expect("read"), Some(run));
+        assert_eq!(s.last_stage_run("other").expect("read"), None);
     }
 
     #[test]
