@@ -81,12 +81,12 @@ impl Observer for Progress {
             .status
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".into());
-        let mut text = format!(
-            "  {} {} -> {status} ({} ms)",
-            step.method,
-            mask::url(&step.url_with_queries()),
-            result.duration.as_millis()
-        );
+        let what = if step.method.is_empty() {
+            format!("step `{}` ({} request(s))", step.step_type, result.requests)
+        } else {
+            format!("{} {}", step.method, mask::url(&step.url_with_queries()))
+        };
+        let mut text = format!("  {what} -> {status} ({} ms)", result.duration.as_millis());
         if !result.outputs.is_empty() {
             let names: Vec<&str> = result.outputs.iter().map(|(n, _)| n.as_str()).collect();
             text.push_str(&format!(", extracted {}", names.join(", ")));

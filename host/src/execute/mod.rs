@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::http::{ClientSettings, HostPolicy, HttpClient, StepOutbound};
+use crate::http::{ClientSettings, HttpClient, StepOutbound};
 use crate::migration::{Migration, Step};
-use crate::plugin::{self, Limits, Plugin, Runtime, StepFailure};
+use crate::plugin::registry::{RegistryError, StepTypes};
+use crate::plugin::{self, Runtime, StepFailure};
 use crate::report::{Diagnostic, mask};
 use crate::state::{Applied, Direction, Outcome, RunRecord, RunStart, StateError, Store};
 use crate::template::{Renderer, Vars};
@@ -177,10 +178,9 @@ pub fn plan_down(applied: &[Applied], to: u64) -> Vec<u64> {
 /// Everything a run needs that is built once: the wasm runtime, the built-in plugin, the
 /// HTTP client and the template engine.
 pub struct Runner {
-    http_plugin: Arc<Plugin>,
+    step_types: StepTypes,
     client: HttpClient,
     renderer: Renderer,
-    policy: HostPolicy,
     save_response_body: bool,
     render_body_default: bool,
     delay: Duration,
@@ -189,7 +189,7 @@ pub struct Runner {
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runner")
-            .field("plugin", &self.http_plugin)
+            .field("step_types", &self.step_types)
             .finish()
     }
 }
@@ -210,44 +210,45 @@ pub fn shared_runtime() -> Result<Arc<Runtime>, ExecError> {
 }
 
 impl Runner {
-    /// Build a runner for a project's config.
+    /// Build a runner for a project's config: its step types (built-in and registered
+    /// plugins, each with its policy) and its HTTP client.
     pub fn new(config: &Config) -> Result<Self, ExecError> {
         let runtime = shared_runtime()?;
-        let http_plugin = runtime
-            .builtin_http(Limits::default())
-            .map_err(|e| ExecError::Setup(e.to_string()))?;
+        let step_types = StepTypes::from_config(&runtime, config).map_err(|e| match e {
+            RegistryError::Config(d) => ExecError::Input(d),
+            RegistryError::Load(l) => ExecError::Setup(l.to_string()),
+        })?;
         let settings = crate::config::client_settings(config);
         let client = HttpClient::new(settings).map_err(|e| ExecError::Setup(e.to_string()))?;
-        let mut policy = HostPolicy::allow_all("step type `http`");
-        if let Some(rules) = crate::config::allowed_hosts(config).map_err(ExecError::Input)? {
-            policy = policy.restrict(rules);
-        }
         Ok(Self {
-            http_plugin: Arc::new(http_plugin),
+            step_types,
             client,
             renderer: Renderer::new(),
-            policy,
             save_response_body: crate::config::save_response_body(config),
             render_body_default: config.render_body,
             delay: config.delay_between_migrations.unwrap_or_default(),
         })
     }
 
-    /// A runner with default settings, for tests and benchmarks.
+    /// A runner with only the built-in step types and default settings, for tests and
+    /// benchmarks.
     pub fn with_settings(settings: ClientSettings) -> Result<Self, ExecError> {
         let runtime = shared_runtime()?;
-        let http_plugin = runtime
-            .builtin_http(Limits::default())
-            .map_err(|e| ExecError::Setup(e.to_string()))?;
+        let step_types =
+            StepTypes::builtin(&runtime, None).map_err(|e| ExecError::Setup(e.to_string()))?;
         Ok(Self {
-            http_plugin: Arc::new(http_plugin),
+            step_types,
             client: HttpClient::new(settings).map_err(|e| ExecError::Setup(e.to_string()))?,
             renderer: Renderer::new(),
-            policy: HostPolicy::allow_all("step type `http`"),
             save_response_body: false,
             render_body_default: true,
             delay: Duration::ZERO,
         })
+    }
+
+    /// The step types this runner can run.
+    pub fn step_types(&self) -> &StepTypes {
+        &self.step_types
     }
 
     pub fn renderer(&self) -> &Renderer {
@@ -516,17 +517,23 @@ impl Runner {
                 Err(d) => return (done, Err(ExecError::Input(d))),
             };
             let label = step_label(migration, step, index);
+            let Some(step_type) = self.step_types.get(&rendered.step_type) else {
+                let d = crate::report::Diagnostic::at(
+                    step.step_type.location.clone(),
+                    format!("unknown step type `{}`", rendered.step_type),
+                )
+                .with_hint("register it under `plugins` in config.yaml, or use `type: http`");
+                return (done, Err(ExecError::Input(d)));
+            };
             let outbound = StepOutbound::new(
                 self.client.clone(),
-                self.policy
-                    .clone()
-                    .with_subject(format!("step type `http` ({label})")),
+                step_type.policy.clone(),
                 BTreeMap::new(),
                 label.clone(),
             );
             let observed = outbound.observed();
             let began = Instant::now();
-            let result = self.http_plugin.run(&rendered.params, Box::new(outbound));
+            let result = step_type.plugin.run(&rendered.params, Box::new(outbound));
             let seen = observed.lock().map(|o| o.clone()).unwrap_or_default();
             if seen.last_status.is_some() {
                 done.last_status = seen.last_status;

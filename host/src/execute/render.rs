@@ -27,6 +27,13 @@ pub struct RenderedStep {
 impl RenderedStep {
     /// The request as it may be shown: secrets masked.
     pub fn describe_masked(&self) -> String {
+        if self.method.is_empty() {
+            return format!(
+                "step `{}` with params {}",
+                self.step_type,
+                mask::text(&self.params)
+            );
+        }
         let mut out = format!("{} {}", self.method, mask::url(&self.url_with_queries()));
         for (k, v) in &self.headers {
             out.push_str(&format!("\n    {k}: {}", mask::header(k, v)));
@@ -111,6 +118,9 @@ pub fn render_step(
         vars.insert(name.clone(), v);
     }
     let vars = &vars;
+    if !step.is_http() {
+        return render_custom(renderer, migration, step, vars);
+    }
     let req = &step.request;
     let method = req.method.value.trim().to_ascii_uppercase();
     let url = render_text(renderer, vars, &req.url, "request.url", migration)?;
@@ -209,6 +219,68 @@ pub fn render_step(
         queries,
         body,
         auth,
+        params: params.to_string(),
+    })
+}
+
+/// A custom step type's `params`: every string in the tree rendered, the structure kept.
+fn render_custom(
+    renderer: &Renderer,
+    migration: &Migration,
+    step: &Step,
+    vars: &Vars,
+) -> Result<RenderedStep, Diagnostic> {
+    fn walk(
+        renderer: &Renderer,
+        migration: &Migration,
+        vars: &Vars,
+        value: &Value,
+        at: &Location,
+        path: &str,
+    ) -> Result<Value, Diagnostic> {
+        Ok(match value {
+            Value::String(text) => {
+                let located = Located::new(text.clone(), at.clone());
+                Value::String(render_text(renderer, vars, &located, path, migration)?)
+            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| walk(renderer, migration, vars, v, at, &format!("{path}[{i}]")))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            walk(renderer, migration, vars, v, at, &format!("{path}.{k}"))?,
+                        ))
+                    })
+                    .collect::<Result<_, Diagnostic>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+    let params = match &step.params {
+        Some(p) => walk(renderer, migration, vars, &p.value, &p.location, "params")?,
+        None => Value::Object(Default::default()),
+    };
+    Ok(RenderedStep {
+        step_type: step.step_type.value.clone(),
+        name: step.name.clone().unwrap_or_else(|| migration.name.clone()),
+        method: String::new(),
+        url: String::new(),
+        headers: Vec::new(),
+        queries: Vec::new(),
+        body: None,
+        auth: step
+            .request
+            .auth_name
+            .as_ref()
+            .map(|a| a.value.trim().to_string())
+            .filter(|a| !a.is_empty()),
         params: params.to_string(),
     })
 }

@@ -12,6 +12,7 @@
 pub mod bindings;
 pub mod builtin;
 pub mod cache;
+pub mod registry;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
