@@ -49,6 +49,9 @@ pub enum Command {
     /// Check the config and every migration file without sending anything.
     #[command(after_help = "Example:\n  apirun validate --config config/config.yaml")]
     Validate,
+    /// Poll the config's `wait.url` until the API answers, then exit.
+    #[command(after_help = "Example:\n  apirun wait --config config/config.yaml && apirun up")]
+    Wait,
     /// Record by hand what happened to a migration a crashed run left in doubt.
     #[command(
         after_help = "Examples:\n  apirun resolve 3 --applied\n  apirun resolve 3 --not-applied"

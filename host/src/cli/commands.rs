@@ -22,6 +22,7 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Status(a) | Command::Migrate(MigrateCommand::Status(a)) => status(cli, a),
         Command::Create(a) => create(cli, a),
         Command::Validate => validate(cli),
+        Command::Wait => wait(cli),
         Command::Resolve(a) => resolve(cli, a),
     }
 }
@@ -80,6 +81,9 @@ fn piped_template() -> Option<String> {
 fn up(cli: &Cli, args: &UpArgs) -> Result<(), Failure> {
     let mut session = open_session(cli, "apirun up", !args.dry_run)?;
     let runner = Runner::new(&session.config)?;
+    if !args.dry_run {
+        runner.wait(&session.config)?;
+    }
     if args.dry_run
         && let Some(template) = piped_template()
     {
@@ -130,6 +134,9 @@ fn up(cli: &Cli, args: &UpArgs) -> Result<(), Failure> {
 fn down(cli: &Cli, args: &DownArgs) -> Result<(), Failure> {
     let mut session = open_session(cli, "apirun down", !args.dry_run)?;
     let runner = Runner::new(&session.config)?;
+    if !args.dry_run {
+        runner.wait(&session.config)?;
+    }
     let to = if args.all { 0 } else { args.to.unwrap_or(0) };
     let opts = DownOptions {
         to,
@@ -278,6 +285,22 @@ fn validate(cli: &Cli) -> Result<(), Failure> {
         config_path(cli).display(),
         report.migrations
     );
+    Ok(())
+}
+
+fn wait(cli: &Cli) -> Result<(), Failure> {
+    let config = load_config(cli)?;
+    if config.wait.is_none() {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!("{}: no `wait` section", config.path.display()),
+        )
+        .with_hint(
+            "add `wait: {url: http://host/health, status: 200, timeout: 60s}` to config.yaml",
+        ));
+    }
+    Runner::new(&config)?.wait(&config)?;
+    println!("API is up");
     Ok(())
 }
 

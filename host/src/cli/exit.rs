@@ -128,6 +128,12 @@ impl From<ExecError> for Failure {
             ExecError::State(s) => Failure::from(s),
             ExecError::CannotRollBack(m) => Failure::new(USAGE, m),
             ExecError::Setup(m) => Failure::new(INTERNAL, m),
+            ExecError::Wait(m) => Failure::new(STEP_FAILED, m).with_hint(
+                "is the API running and reachable? raise `wait.timeout` if it starts slowly",
+            ),
+            ExecError::Auth(m) => Failure::new(STEP_FAILED, m).with_hint(
+                "check the auth entry in config.yaml and that its provider is reachable",
+            ),
         }
     }
 }

@@ -7,12 +7,14 @@
 
 mod project;
 mod render;
+mod wait;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::auth::Credentials;
 use crate::config::Config;
 use crate::http::{ClientSettings, HttpClient, StepOutbound};
 use crate::migration::{Migration, Step};
@@ -23,7 +25,8 @@ use crate::state::{Applied, Direction, Outcome, RunRecord, RunStart, StateError,
 use crate::template::{Renderer, Vars};
 
 pub use project::{ValidationReport, checksum_drift, lock_path, open_store, validate_project};
-pub use render::{RenderedStep, render_step};
+pub use render::{RenderedStep, auth_references, render_step, templated_fields};
+pub use wait::wait_for;
 
 /// Why a run stopped.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,12 @@ pub enum ExecError {
     CannotRollBack(String),
     #[error("{0}")]
     Setup(String),
+    /// `wait` gave up: the API did not come up in time.
+    #[error("{0}")]
+    Wait(String),
+    /// A credential could not be acquired; nothing was sent for the step that needs it.
+    #[error("{0}")]
+    Auth(String),
 }
 
 fn in_doubt_message(runs: &[RunRecord]) -> String {
@@ -179,6 +188,7 @@ pub fn plan_down(applied: &[Applied], to: u64) -> Vec<u64> {
 /// HTTP client and the template engine.
 pub struct Runner {
     step_types: StepTypes,
+    credentials: Credentials,
     client: HttpClient,
     renderer: Renderer,
     save_response_body: bool,
@@ -220,8 +230,14 @@ impl Runner {
         })?;
         let settings = crate::config::client_settings(config);
         let client = HttpClient::new(settings).map_err(|e| ExecError::Setup(e.to_string()))?;
+        let mut auth_policy = crate::http::HostPolicy::allow_all("auth");
+        if let Some(rules) = crate::config::allowed_hosts(config).map_err(ExecError::Input)? {
+            auth_policy = auth_policy.restrict(rules);
+        }
+        let credentials = Credentials::new(config, client.clone(), auth_policy);
         Ok(Self {
             step_types,
+            credentials,
             client,
             renderer: Renderer::new(),
             save_response_body: crate::config::save_response_body(config),
@@ -236,14 +252,25 @@ impl Runner {
         let runtime = shared_runtime()?;
         let step_types =
             StepTypes::builtin(&runtime, None).map_err(|e| ExecError::Setup(e.to_string()))?;
+        let client = HttpClient::new(settings).map_err(|e| ExecError::Setup(e.to_string()))?;
         Ok(Self {
             step_types,
-            client: HttpClient::new(settings).map_err(|e| ExecError::Setup(e.to_string()))?,
+            credentials: Credentials::none(client.clone()),
+            client,
             renderer: Renderer::new(),
             save_response_body: false,
             render_body_default: true,
             delay: Duration::ZERO,
         })
+    }
+
+    /// Poll the config's `wait` URL until the API answers (no-op without `wait`).
+    pub fn wait(&self, config: &Config) -> Result<(), ExecError> {
+        let mut policy = crate::http::HostPolicy::allow_all("wait");
+        if let Some(rules) = crate::config::allowed_hosts(config).map_err(ExecError::Input)? {
+            policy = policy.restrict(rules);
+        }
+        wait_for(config, &self.client, &policy)
     }
 
     /// The step types this runner can run.
@@ -475,11 +502,18 @@ impl Runner {
     ) -> Result<Vec<(String, String)>, ExecError> {
         let mut extracted = Vec::new();
         for step in steps {
+            // A dry run sends nothing, so no credential is acquired: tokens show as placeholders.
+            let mut step_vars = vars.clone();
+            for (name, _) in
+                auth_references(&self.renderer, migration, step).map_err(ExecError::Input)?
+            {
+                step_vars.insert_auth(name.clone(), format!("<auth {name}>"));
+            }
             let rendered = render_step(
                 &self.renderer,
                 migration,
                 step,
-                &vars,
+                &step_vars,
                 self.render_body_default,
                 true,
             )
@@ -505,11 +539,16 @@ impl Runner {
     ) -> (StepsDone, Result<(), ExecError>) {
         let mut done = StepsDone::default();
         for (index, step) in steps.iter().enumerate() {
+            let mut step_vars = vars.clone();
+            let auth_headers = match self.acquire(migration, step, &mut step_vars) {
+                Ok(headers) => headers,
+                Err(e) => return (done, Err(e)),
+            };
             let rendered = match render_step(
                 &self.renderer,
                 migration,
                 step,
-                &vars,
+                &step_vars,
                 self.render_body_default,
                 false,
             ) {
@@ -525,16 +564,37 @@ impl Runner {
                 .with_hint("register it under `plugins` in config.yaml, or use `type: http`");
                 return (done, Err(ExecError::Input(d)));
             };
-            let outbound = StepOutbound::new(
-                self.client.clone(),
-                step_type.policy.clone(),
-                BTreeMap::new(),
-                label.clone(),
-            );
-            let observed = outbound.observed();
             let began = Instant::now();
-            let result = step_type.plugin.run(&rendered.params, Box::new(outbound));
-            let seen = observed.lock().map(|o| o.clone()).unwrap_or_default();
+            let mut attempt = 1;
+            let (result, seen) = loop {
+                let outbound = StepOutbound::new(
+                    self.client.clone(),
+                    step_type.policy.clone(),
+                    auth_headers.clone(),
+                    label.clone(),
+                );
+                let observed = outbound.observed();
+                let result = step_type.plugin.run(&rendered.params, Box::new(outbound));
+                let seen = observed.lock().map(|o| o.clone()).unwrap_or_default();
+                match (&result, &step.retry) {
+                    (Err(failure), Some(retry))
+                        if attempt < retry.attempts && retryable(failure, retry, &rendered) =>
+                    {
+                        let pause = retry_pause(retry.backoff, attempt);
+                        tracing::warn!(
+                            step = %label,
+                            attempt,
+                            of = retry.attempts,
+                            pause_ms = pause.as_millis() as u64,
+                            error = %failure,
+                            "step failed, retrying as configured"
+                        );
+                        std::thread::sleep(pause);
+                        attempt += 1;
+                    }
+                    _ => break (result, seen),
+                }
+            };
             if seen.last_status.is_some() {
                 done.last_status = seen.last_status;
                 done.last_body = seen
@@ -569,6 +629,69 @@ impl Runner {
         }
         (done, Ok(()))
     }
+}
+
+impl Runner {
+    /// Acquire the credentials a step uses (once per run), put their tokens into `vars` for
+    /// `{{.auth.NAME}}`, and return the headers the host injects for `auth_name`.
+    fn acquire(
+        &self,
+        migration: &Migration,
+        step: &Step,
+        vars: &mut Vars,
+    ) -> Result<BTreeMap<String, String>, ExecError> {
+        let mut headers = BTreeMap::new();
+        for (name, at) in
+            auth_references(&self.renderer, migration, step).map_err(ExecError::Input)?
+        {
+            let token = self.credentials.get(&name, &at).map_err(|e| match e {
+                crate::auth::AuthError::Unknown(d) | crate::auth::AuthError::Config(d) => {
+                    ExecError::Input(d)
+                }
+                other => ExecError::Auth(other.to_string()),
+            })?;
+            vars.insert_auth(name.clone(), token.value.clone());
+            headers.insert(name, token.header);
+        }
+        Ok(headers)
+    }
+}
+
+/// Methods retried when a step's `retry` does not list methods: those whose repetition has
+/// the same effect. POST and PATCH are retried only when the step names them.
+const IDEMPOTENT_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS", "PUT", "DELETE"];
+
+/// Whether a failed step may be tried again under its `retry` settings: a transport failure
+/// (not a policy denial or a malformed request) or a listed status, and a method that may be
+/// repeated.
+fn retryable(failure: &StepFailure, retry: &crate::migration::Retry, step: &RenderedStep) -> bool {
+    use crate::plugin::{StepError, TransportError};
+    if !step.method.is_empty() {
+        let allowed = match &retry.methods {
+            Some(methods) => methods.iter().any(|m| m.eq_ignore_ascii_case(&step.method)),
+            None => IDEMPOTENT_METHODS.contains(&step.method.as_str()),
+        };
+        if !allowed {
+            return false;
+        }
+    }
+    match failure {
+        StepFailure::Step(StepError::Transport(t)) => !matches!(
+            t,
+            TransportError::Denied(_) | TransportError::InvalidRequest(_)
+        ),
+        StepFailure::Step(StepError::RejectedStatus(r)) => {
+            retry.statuses.iter().any(|p| p.matches(r.status))
+        }
+        _ => false,
+    }
+}
+
+/// The pause before try `attempt + 1`: the configured backoff, doubled after each try,
+/// at most a minute.
+fn retry_pause(backoff: Duration, attempt: u32) -> Duration {
+    let factor = 1u32 << (attempt.saturating_sub(1)).min(16);
+    backoff.saturating_mul(factor).min(Duration::from_secs(60))
 }
 
 /// What the steps of one migration produced so far.

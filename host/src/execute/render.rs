@@ -63,6 +63,86 @@ impl RenderedStep {
     }
 }
 
+/// Every templated text of a step with the field it belongs to, in file order: what auth
+/// entries and variables the step reads is found from these.
+pub fn templated_fields(step: &Step) -> Vec<(String, Located<String>)> {
+    let mut out = Vec::new();
+    for (name, value) in &step.env {
+        out.push((format!("env.{name}"), value.clone()));
+    }
+    let req = &step.request;
+    out.push(("request.url".into(), req.url.clone()));
+    for h in &req.headers {
+        out.push((format!("header {}", h.name), h.value.clone()));
+    }
+    for q in &req.queries {
+        out.push((format!("query {}", q.name), q.value.clone()));
+    }
+    if let Some(b) = &req.body {
+        out.push(("request.body".into(), b.clone()));
+    }
+    for code in &step.response.result_code {
+        out.push(("response.result_code".into(), code.clone()));
+    }
+    fn strings(value: &Value, at: &Location, path: &str, out: &mut Vec<(String, Located<String>)>) {
+        match value {
+            Value::String(s) => out.push((path.to_string(), Located::new(s.clone(), at.clone()))),
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    strings(v, at, &format!("{path}[{i}]"), out);
+                }
+            }
+            Value::Object(map) => {
+                for (k, v) in map {
+                    strings(v, at, &format!("{path}.{k}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(p) = &step.params {
+        strings(&p.value, &p.location, "params", &mut out);
+    }
+    out.retain(|(_, text)| is_template(&text.value));
+    out
+}
+
+/// The auth entries a step uses: read by its templates (`{{.auth.kc}}`) or named by
+/// `auth_name`, with where each is used. A body file's templates count too.
+pub fn auth_references(
+    renderer: &Renderer,
+    migration: &Migration,
+    step: &Step,
+) -> Result<Vec<(String, Location)>, Diagnostic> {
+    let mut out: Vec<(String, Location)> = Vec::new();
+    let mut fields = templated_fields(step);
+    if let Some(file) = &step.request.body_file
+        && let Ok(text) = std::fs::read_to_string(&file.value)
+    {
+        fields.push((
+            "body_file".into(),
+            Located::new(text, Location::new(&file.value, 1, 1)),
+        ));
+    }
+    for (field, text) in &fields {
+        let names = renderer
+            .auth_references(&text.value)
+            .map_err(|e| template_diagnostic(&e, &text.location, field, migration))?;
+        for name in names {
+            if !out.iter().any(|(n, _)| *n == name) {
+                out.push((name, text.location.clone()));
+            }
+        }
+    }
+    if let Some(a) = &step.request.auth_name {
+        let name = a.value.trim().to_string();
+        if !name.is_empty() && !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, a.location.clone()));
+        }
+    }
+    Ok(out)
+}
+
 /// Where a template error points: the field's location moved by the error's line and column
 /// inside the template.
 fn template_diagnostic(
