@@ -13,5 +13,6 @@ pub mod http;
 pub mod migration;
 pub mod plugin;
 pub mod report;
+pub mod stages;
 pub mod state;
 pub mod template;

@@ -13,9 +13,13 @@ use super::output::Progress;
 use crate::config::{self, Config};
 use crate::execute::{self, DownOptions, Runner, UpOptions};
 use crate::migration::{self, Migration};
-use crate::state::{RunLock, RunState, Store};
+use crate::state::{self, RunGuard, RunState, Store};
 
 pub fn run(cli: &Cli) -> Result<(), Failure> {
+    // Commands that load a project's config set logging up from it (see `load_config`).
+    if !uses_project_config(&cli.command) {
+        super::output::init_logging(cli, None);
+    }
     match &cli.command {
         Command::Up(a) | Command::Migrate(MigrateCommand::Up(a)) => up(cli, a),
         Command::Down(a) | Command::Migrate(MigrateCommand::Down(a)) => down(cli, a),
@@ -27,12 +31,28 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
+fn uses_project_config(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Up(_)
+            | Command::Down(_)
+            | Command::Status(_)
+            | Command::Validate
+            | Command::Wait
+            | Command::Resolve(_)
+            | Command::Migrate(_)
+    )
+}
+
 fn config_path(cli: &Cli) -> PathBuf {
     cli.config.clone().unwrap_or_else(Config::default_path)
 }
 
+/// Load the project's config and set up logging from its `logging` section.
 fn load_config(cli: &Cli) -> Result<Config, Failure> {
-    config::load(&config_path(cli)).map_err(Failure::from)
+    let config = config::load(&config_path(cli)).map_err(Failure::from)?;
+    super::output::init_logging(cli, Some(&config.logging));
+    Ok(config)
 }
 
 fn load_migrations(config: &Config) -> Result<Vec<Migration>, Failure> {
@@ -45,18 +65,16 @@ struct Session {
     config: Config,
     migrations: Vec<Migration>,
     store: Box<dyn Store>,
-    _lock: Option<RunLock>,
+    _lock: RunGuard,
 }
 
 fn open_session(cli: &Cli, command: &str, lock: bool) -> Result<Session, Failure> {
     let config = load_config(cli)?;
     let migrations = load_migrations(&config)?;
     let lock = if lock {
-        execute::lock_path(&config)
-            .map(|p| RunLock::acquire(&p, command))
-            .transpose()?
+        state::acquire_run_lock(&config, command)?
     } else {
-        None
+        RunGuard::none()
     };
     let store = execute::open_store(&config)?;
     Ok(Session {
@@ -218,9 +236,7 @@ fn status(cli: &Cli, args: &StatusArgs) -> Result<(), Failure> {
             run.version
         );
     }
-    if let Some(lock) = execute::lock_path(&config)
-        && let Some(holder) = RunLock::holder(&lock)?
-    {
+    if let Some(holder) = state::lock_holder(&config)? {
         println!("  locked: {}", holder.description);
     }
     if args.history {

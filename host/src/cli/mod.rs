@@ -35,7 +35,6 @@ where
             return code;
         }
     };
-    output::init_logging(&cli);
     match commands::run(&cli) {
         Ok(()) => exit::SUCCESS,
         Err(failure) => {

@@ -2,6 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 
+use crate::config::{LogFormat, LogLevel, LoggingConfig};
 use crate::execute::{Observer, RenderedStep, StepResult};
 use crate::migration::Migration;
 use crate::report::mask;
@@ -9,29 +10,44 @@ use crate::state::{Direction, Outcome};
 
 use super::Cli;
 
-/// Logs go to stderr; stdout is kept for results. `APIRUN_LOG` (a tracing filter) wins over
-/// `-v` and `--quiet`.
-pub fn init_logging(cli: &Cli) {
-    let default = if cli.quiet {
+/// Logs go to stderr; stdout is kept for results. The level comes from `-v`/`--quiet`, else
+/// the config's `logging.level`; `APIRUN_LOG` (a tracing filter) wins over both. The format
+/// is the config's `logging.format` (text, json, color); colour only on a terminal and never
+/// with `NO_COLOR`. The first call in a process decides; later calls do nothing.
+pub fn init_logging(cli: &Cli, logging: Option<&LoggingConfig>) {
+    let from_config = logging.map(|l| match l.level {
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+    });
+    let level = if cli.quiet {
         "warn"
     } else {
         match cli.verbose {
-            0 => "info",
+            0 => from_config.unwrap_or("info"),
             1 => "debug",
             _ => "trace",
         }
     };
+    if let Some(l) = logging {
+        mask::set_enabled(l.mask_sensitive);
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("APIRUN_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{default},wasmtime=warn,cranelift=warn"))
+        tracing_subscriber::EnvFilter::new(format!("{level},wasmtime=warn,cranelift=warn"))
     });
-    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let _ = tracing_subscriber::fmt()
+    let format = logging.map(|l| l.format).unwrap_or(LogFormat::Text);
+    let terminal = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let ansi =
+        terminal && (format == LogFormat::Color || logging.and_then(|l| l.color).unwrap_or(true));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(false)
-        .without_time()
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text | LogFormat::Color => builder.with_ansi(ansi).without_time().try_init(),
+    };
 }
 
 /// Prints a run's progress on stdout, one line per event.

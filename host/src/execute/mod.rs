@@ -282,6 +282,19 @@ impl Runner {
         &self.renderer
     }
 
+    /// Bound every request this runner sends from now on to at most `limit` (a stage's
+    /// remaining time under its `timeout`): the HTTP client is blocking, so a stage timeout is
+    /// enforced between migrations and through this bound on each migration request. Requests
+    /// for auth tokens keep the configured bounds.
+    pub fn limit_request_time(&mut self, limit: Duration) -> Result<(), ExecError> {
+        let limit = limit.max(Duration::from_millis(1));
+        let mut settings = self.client.settings().clone();
+        settings.request_timeout = settings.request_timeout.min(limit);
+        settings.connect_timeout = settings.connect_timeout.min(limit);
+        self.client = HttpClient::new(settings).map_err(|e| ExecError::Setup(e.to_string()))?;
+        Ok(())
+    }
+
     /// The variables a migration sees before its own steps run: config env, then inherited
     /// values (stages), then values extracted by applied migrations (older versions first, so
     /// the newest wins), then values extracted earlier in this run.

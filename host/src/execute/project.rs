@@ -1,39 +1,39 @@
-//! What a run needs from a project besides its migrations: the store its config names, the
-//! lock beside it, and the checks `status` and `validate` report.
+//! What a run needs from a project besides its migrations: the store its config names, and
+//! the checks `status` and `validate` report. The store's run lock is
+//! [`crate::state::acquire_run_lock`].
 
 use std::path::PathBuf;
 
 use crate::config::{Config, StoreConfig};
 use crate::migration::Migration;
 use crate::report::Diagnostic;
-use crate::state::{self, Applied, MemoryStore, SqliteStore, StateError, Store};
+use crate::state::{
+    self, Applied, MemoryStore, PgTarget, PostgresStore, SqliteStore, StateError, Store,
+};
 
-/// Open the store a config names (creating a SQLite file and its tables if needed).
+/// Open the store a config names, creating its tables if needed (and a SQLite file). A
+/// PostgreSQL DSN written as a template is rendered against the config's `env`; an unreachable
+/// server, a refused login or a missing permission is an error here, before anything is sent.
 pub fn open_store(config: &Config) -> Result<Box<dyn Store>, StateError> {
     match &config.store {
         StoreConfig::Disabled => Ok(Box::new(MemoryStore::new())),
         StoreConfig::Sqlite(s) => Ok(Box::new(SqliteStore::open(
             &s.path,
-            &table_names(&s.options.tables),
+            &state::TableNames::from_config(&s.options.tables),
         )?)),
-        StoreConfig::Postgres(p) => Err(StateError::Open {
-            path: format!("{}", p.location),
-            message:
-                "the PostgreSQL store is not available in this build of apirun; use `type: sqlite`"
-                    .into(),
-        }),
+        StoreConfig::Postgres(p) => {
+            let target = PgTarget::from_config(p, &crate::config::env_pairs(config))?;
+            Ok(Box::new(PostgresStore::open(
+                &target,
+                &state::TableNames::from_config(&p.options.tables),
+            )?))
+        }
     }
 }
 
-fn table_names(t: &crate::config::TableNames) -> state::TableNames {
-    state::TableNames {
-        schema_migrations: t.schema_migrations.clone(),
-        migration_runs: t.migration_runs.clone(),
-        stored_env: t.stored_env.clone(),
-    }
-}
-
-/// The run-lock file of a config's store; `None` for a disabled store (nothing to protect).
+/// The run-lock file of a SQLite store; `None` for other stores. Only the file lock has a
+/// path: take any store's lock with [`crate::state::acquire_run_lock`] and read its holder with
+/// [`crate::state::lock_holder`].
 pub fn lock_path(config: &Config) -> Option<PathBuf> {
     match &config.store {
         StoreConfig::Disabled => None,
@@ -95,7 +95,7 @@ pub fn validate_project(config: &Config) -> Result<ValidationReport, crate::cli:
     if let StoreConfig::Sqlite(s) = &config.store
         && s.path.exists()
     {
-        let store = SqliteStore::open(&s.path, &table_names(&s.options.tables))?;
+        let store = SqliteStore::open(&s.path, &state::TableNames::from_config(&s.options.tables))?;
         for drift in checksum_drift(&migrations, &store.applied()?) {
             report
                 .diagnostics

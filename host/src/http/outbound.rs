@@ -110,4 +110,8 @@ impl Outbound for StepOutbound {
     fn log(&mut self, level: LogLevel, message: &str) {
         log_guest(level, &self.label, message);
     }
+
+    fn step_label(&self) -> Option<&str> {
+        Some(&self.label)
+    }
 }

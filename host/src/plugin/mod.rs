@@ -7,16 +7,20 @@
 //! preopened directories, no environment, no arguments, no sockets; stdout and stderr go to
 //! bounded in-memory pipes (a Rust panic message lands there and makes the error useful).
 //! The only way out of the sandbox is the `host.send` import, served by an [`Outbound`] that
-//! the caller provides for each step.
+//! the caller provides for each step; every request a plugin asks for is written to the log as
+//! an audit line (plugin, step, method, host, allowed or denied, status), whatever its outcome.
+//! Waiting is bounded too: the `host.sleep` import and WASI clock sleeps both end at the
+//! step's deadline (see [`wasi_clock`]), so a plugin cannot hold a run past its time limit.
 
 pub mod bindings;
 pub mod builtin;
 pub mod cache;
 pub mod registry;
+mod wasi_clock;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store};
@@ -64,22 +68,99 @@ pub trait Outbound: Send {
     fn send(&mut self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
     /// Record a log line written by the plugin.
     fn log(&mut self, level: LogLevel, message: &str);
+
+    /// Which step this outbound serves (`001_x.yaml #1 (create realm)`), for audit lines.
+    fn step_label(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The file is not a WebAssembly component (a core module, another format, corrupt).
     #[error("plugin `{name}`: not a valid component: {message}")]
     Invalid { name: String, message: String },
+    /// A component, but not a step plugin: it does not export `apirun:step/step`.
+    #[error("plugin `{name}` is not an apirun step plugin: {message}")]
+    NotAStepPlugin { name: String, message: String },
+    /// Built against a version of the WIT package this host cannot run (another major, or
+    /// another minor while the major is 0).
     #[error(
-        "plugin `{name}` was built against {found}, but this apirun implements apirun:step@{}",
-        bindings::WIT_VERSION
+        "plugin `{name}` was built against {}@{found}, which this apirun cannot run: it implements {}@{} and runs plugins built against {}@{}",
+        bindings::WIT_PACKAGE,
+        bindings::WIT_PACKAGE,
+        bindings::WIT_VERSION,
+        bindings::WIT_PACKAGE,
+        compatible_range()
     )]
     IncompatibleWit { name: String, found: String },
+    /// Built against a newer compatible version, and it uses a host function this apirun
+    /// does not have yet.
+    #[error(
+        "plugin `{name}` was built against {}@{found}, newer than this apirun ({}@{}), and needs what this apirun does not provide: {message}",
+        bindings::WIT_PACKAGE,
+        bindings::WIT_PACKAGE,
+        bindings::WIT_VERSION
+    )]
+    NewerWit {
+        name: String,
+        found: String,
+        message: String,
+    },
     #[error("plugin `{name}`: {message}")]
     Instantiate { name: String, message: String },
     #[error("could not start the wasm engine: {0}")]
     Engine(String),
+}
+
+impl LoadError {
+    /// What to do about it, for the user.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Invalid { .. } => Some(
+                "build the plugin with `cargo build --release --target wasm32-wasip2` (wasm32-wasip1 \
+                 and wasm32-unknown-unknown produce core modules, not components)"
+                    .to_string(),
+            ),
+            Self::NotAStepPlugin { .. } => Some(
+                "write the plugin with apirun-sdk (`apirun plugin new NAME` starts one)".to_string(),
+            ),
+            Self::IncompatibleWit { found, .. } => Some(if version_newer(found, bindings::WIT_VERSION) {
+                format!(
+                    "upgrade apirun to one that implements {}@{found}, or rebuild the plugin with apirun-sdk for {}@{}",
+                    bindings::WIT_PACKAGE,
+                    bindings::WIT_PACKAGE,
+                    bindings::WIT_VERSION
+                )
+            } else {
+                format!(
+                    "rebuild the plugin with a current apirun-sdk (it targets {}@{})",
+                    bindings::WIT_PACKAGE,
+                    bindings::WIT_VERSION
+                )
+            }),
+            Self::NewerWit { found, .. } => Some(format!(
+                "upgrade apirun to one that implements {}@{found}, or rebuild the plugin with apirun-sdk for {}@{}",
+                bindings::WIT_PACKAGE,
+                bindings::WIT_PACKAGE,
+                bindings::WIT_VERSION
+            )),
+            Self::Instantiate { .. } | Self::Engine(_) => None,
+        }
+    }
+}
+
+/// `0.1.0 to 0.1.1`: the versions of the WIT package this host runs plugins of.
+pub fn compatible_range() -> String {
+    let mut parts = bindings::WIT_VERSION.split('.');
+    let major = parts.next().unwrap_or("0");
+    let minor = parts.next().unwrap_or("0");
+    if major == "0" {
+        format!("0.{minor}.0 to {}", bindings::WIT_VERSION)
+    } else {
+        format!("{major}.0.0 to {}", bindings::WIT_VERSION)
+    }
 }
 
 /// Which limit stopped a guest.
@@ -162,6 +243,29 @@ struct StepData {
     table: ResourceTable,
     limiter: MemoryLimiter,
     outbound: Box<dyn Outbound>,
+    /// How the config names the plugin, for audit and log lines.
+    plugin: String,
+    /// When the call's time limit runs out (the epoch deadline, in wall-clock terms).
+    deadline: Instant,
+    /// Set when the plugin asked to wait past `deadline`: the trap that follows is a timeout.
+    overslept: Option<String>,
+}
+
+impl StepData {
+    /// Refuse a wait that would end after the deadline, remembering why for the trap message.
+    fn check_wait(&mut self, wanted: Duration, how: &str) -> wasmtime::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if wanted >= left {
+            let reason = format!(
+                "it asked to {how} for {} ms with {} ms of its time limit left",
+                wanted.as_millis(),
+                left.as_millis()
+            );
+            self.overslept = Some(reason.clone());
+            return Err(wasmtime::format_err!("{reason}"));
+        }
+        Ok(())
+    }
 }
 
 impl WasiView for StepData {
@@ -177,10 +281,92 @@ impl bindings::apirun::step::types::Host for StepData {}
 
 impl bindings::apirun::step::host::Host for StepData {
     fn send(&mut self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        self.outbound.send(request)
+        let method = request.method.trim().to_ascii_uppercase();
+        let host = audit_host(&request.url);
+        let result = self.outbound.send(request);
+        audit(
+            &self.plugin,
+            self.outbound.step_label().unwrap_or("-"),
+            &method,
+            &host,
+            &result,
+        );
+        result
     }
+
     fn log(&mut self, level: LogLevel, message: String) {
         self.outbound.log(level, &message);
+    }
+
+    fn sleep(&mut self, ms: u32) -> wasmtime::Result<()> {
+        let wanted = Duration::from_millis(u64::from(ms));
+        self.check_wait(wanted, "pause")?;
+        tracing::debug!(
+            plugin = %self.plugin,
+            step = self.outbound.step_label().unwrap_or("-"),
+            ms,
+            "plugin pauses"
+        );
+        std::thread::sleep(wanted);
+        Ok(())
+    }
+}
+
+/// `host:port` of a URL for audit lines; never the path, query or credentials, which may hold
+/// secrets.
+fn audit_host(url: &str) -> String {
+    match reqwest::Url::parse(url.trim()) {
+        Ok(u) => match (u.host_str(), u.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            (None, _) => format!("({} url without a host)", u.scheme()),
+        },
+        Err(_) => "(invalid url)".to_string(),
+    }
+}
+
+/// The audit line of one outbound request: who asked (plugin, step), what (method, host),
+/// and what the host decided (allowed with the final status, denied with the reason, or
+/// allowed but failed in transport). Logged at INFO under the `apirun::audit` target so a
+/// locked-down site can route it (`APIRUN_LOG=apirun::audit=info`).
+fn audit(
+    plugin: &str,
+    step: &str,
+    method: &str,
+    host: &str,
+    result: &Result<HttpResponse, TransportError>,
+) {
+    match result {
+        Ok(response) => tracing::info!(
+            target: "apirun::audit",
+            plugin,
+            step,
+            method,
+            host,
+            decision = "allowed",
+            status = response.status,
+            "outbound request"
+        ),
+        Err(TransportError::Denied(reason)) => tracing::info!(
+            target: "apirun::audit",
+            plugin,
+            step,
+            method,
+            host,
+            decision = "denied",
+            reason = %crate::report::mask::text(reason),
+            "outbound request"
+        ),
+        Err(other) => tracing::info!(
+            target: "apirun::audit",
+            plugin,
+            step,
+            method,
+            host,
+            decision = "allowed",
+            error = %crate::report::mask::text(&describe_transport_error(other)),
+            "outbound request"
+        ),
     }
 }
 
@@ -298,6 +484,7 @@ impl Runtime {
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         bindings::StepPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        wasi_clock::bound_waits(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let ticker = EpochTicker::start(&engine);
         Ok(Self {
             engine,
@@ -310,21 +497,23 @@ impl Runtime {
     /// Compile (or load from the cache), check and pre-link a component. `name` is how the
     /// config calls it, for messages.
     pub fn load(&self, name: &str, wasm: &[u8], limits: Limits) -> Result<Plugin, LoadError> {
-        let component = self
-            .cache
-            .load_or_compile(&self.engine, wasm)
-            .map_err(|e| LoadError::Invalid {
-                name: name.to_string(),
-                message: format!("{e:#}"),
-            })?;
-        check_wit_version(&self.engine, &component, name)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Instantiate {
-                name: name.to_string(),
-                message: format!("{e:#}"),
-            })?;
+        let component = self.compile(name, wasm)?;
+        let version = check_wit_version(&self.engine, &component, name)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            let message = format!("{e:#}");
+            if version_newer(&version, bindings::WIT_VERSION) {
+                LoadError::NewerWit {
+                    name: name.to_string(),
+                    found: version.clone(),
+                    message,
+                }
+            } else {
+                LoadError::Instantiate {
+                    name: name.to_string(),
+                    message,
+                }
+            }
+        })?;
         let pre = StepPluginPre::new(pre).map_err(|e| LoadError::Instantiate {
             name: name.to_string(),
             message: format!("{e:#}"),
@@ -351,18 +540,95 @@ impl Runtime {
     pub fn builtin_http(&self, limits: Limits) -> Result<Plugin, LoadError> {
         self.load("http", builtin::HTTP_WASM, limits)
     }
+
+    fn compile(&self, name: &str, wasm: &[u8]) -> Result<Component, LoadError> {
+        self.cache
+            .load_or_compile(&self.engine, wasm)
+            .map_err(|e| LoadError::Invalid {
+                name: name.to_string(),
+                message: format!("{e:#}"),
+            })
+    }
+
+    /// What a component file declares, without registering it: its imports and exports, the
+    /// WIT version it was built against, whether this apirun can run it, and (when it can)
+    /// the name and version the plugin reports. Only `describe` runs, in the sandbox, under
+    /// default limits and with no way out. Fails only when the file is not a component.
+    pub fn inspect(&self, name: &str, wasm: &[u8]) -> Result<Inspection, LoadError> {
+        let component = self.compile(name, wasm)?;
+        let ty = component.component_type();
+        let mut imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let mut exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        imports.sort();
+        exports.sort();
+        let wit_version = step_export_version(&exports).map(str::to_string);
+        let (compatibility, info) = match self.load(name, wasm, Limits::default()) {
+            Ok(plugin) => (Ok(()), Some(plugin.info().clone())),
+            Err(e) => (Err(e), None),
+        };
+        Ok(Inspection {
+            size: wasm.len(),
+            sha256: registry::sha256_hex(wasm),
+            imports,
+            exports,
+            wit_version,
+            compatibility,
+            info,
+        })
+    }
 }
 
-/// Refuse a component that does not export the step interface of a compatible WIT version.
-fn check_wit_version(engine: &Engine, component: &Component, name: &str) -> Result<(), LoadError> {
-    let ty = component.component_type();
+/// What `apirun plugin inspect` reports about a component file.
+#[derive(Debug)]
+pub struct Inspection {
+    /// Size of the file in bytes.
+    pub size: usize,
+    /// Lower-case hex sha256 of the file: the value to pin in config.yaml.
+    pub sha256: String,
+    /// Interfaces the component imports (WASI and `apirun:step/host`), sorted.
+    pub imports: Vec<String>,
+    /// Interfaces it exports, sorted.
+    pub exports: Vec<String>,
+    /// The version of `apirun:step` it exports `step` from, if it does.
+    pub wit_version: Option<String>,
+    /// Whether this apirun can run it, and if not why.
+    pub compatibility: Result<(), LoadError>,
+    /// The name and version the plugin reports (only when it could be loaded).
+    pub info: Option<PluginInfo>,
+}
+
+impl Inspection {
+    /// The world the component implements, as far as its interfaces show it:
+    /// `apirun:step/step-plugin@0.1.1` for a step plugin.
+    pub fn world(&self) -> Option<String> {
+        self.wit_version
+            .as_ref()
+            .map(|v| format!("{}/step-plugin@{v}", bindings::WIT_PACKAGE))
+    }
+}
+
+/// The version in an `apirun:step/step@X` export name, if any.
+fn step_export_version(exports: &[String]) -> Option<&str> {
     let prefix = format!("{}/step@", bindings::WIT_PACKAGE);
+    exports
+        .iter()
+        .find_map(|e| e.strip_prefix(prefix.as_str()))
+}
+
+/// Refuse a component that does not export the step interface of a compatible WIT version;
+/// returns the version it was built against.
+fn check_wit_version(
+    engine: &Engine,
+    component: &Component,
+    name: &str,
+) -> Result<String, LoadError> {
+    let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    let Some(found) = exports.iter().find(|e| e.starts_with(&prefix)) else {
-        return Err(LoadError::Invalid {
+    let Some(version) = step_export_version(&exports) else {
+        return Err(LoadError::NotAStepPlugin {
             name: name.to_string(),
             message: format!(
-                "it does not export {}/step (exports: {}); build it with apirun-sdk",
+                "it does not export {}/step (its exports: {})",
                 bindings::WIT_PACKAGE,
                 if exports.is_empty() {
                     "none".to_string()
@@ -372,14 +638,28 @@ fn check_wit_version(engine: &Engine, component: &Component, name: &str) -> Resu
             ),
         });
     };
-    let version = &found[prefix.len()..];
     if !semver_compatible(version, bindings::WIT_VERSION) {
         return Err(LoadError::IncompatibleWit {
             name: name.to_string(),
-            found: format!("{}@{version}", bindings::WIT_PACKAGE),
+            found: version.to_string(),
         });
     }
-    Ok(())
+    Ok(version.to_string())
+}
+
+/// Whether `found` is a later version than `ours` (by major, minor, patch; pre-release and
+/// build suffixes ignored). Unparsable versions are not newer.
+fn version_newer(found: &str, ours: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64, u64)> {
+        let core = v.split(['-', '+']).next()?;
+        let mut it = core.split('.');
+        Some((
+            it.next()?.parse().ok()?,
+            it.next()?.parse().ok()?,
+            it.next().unwrap_or("0").parse().ok()?,
+        ))
+    };
+    matches!((parse(found), parse(ours)), (Some(f), Some(o)) if f > o)
 }
 
 /// Semver compatibility as cargo reads it: same major, and for 0.x the same minor.
@@ -483,11 +763,21 @@ impl Plugin {
                 exceeded: false,
             },
             outbound,
+            plugin: self.name.clone(),
+            deadline: Instant::now() + self.limits.timeout,
+            overslept: None,
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limiter);
         let trap = |store: &Store<StepData>, err: wasmtime::Error| {
-            classify_trap(err, store.data().limiter.exceeded, &self.limits, &stderr)
+            let data = store.data();
+            classify_trap(
+                err,
+                data.limiter.exceeded,
+                data.overslept.as_deref(),
+                &self.limits,
+                &stderr,
+            )
         };
         if let Err(e) = store.set_fuel(self.limits.fuel) {
             return Err(trap(&store, e));
@@ -564,6 +854,7 @@ fn panic_message(stderr: &str) -> Option<String> {
 fn classify_trap(
     err: wasmtime::Error,
     memory_exceeded: bool,
+    overslept: Option<&str>,
     limits: &Limits,
     stderr: &MemoryOutputPipe,
 ) -> StepFailure {
@@ -577,6 +868,14 @@ fn classify_trap(
             format!(
                 "plugin exceeded its memory limit of {} bytes",
                 limits.memory_bytes
+            ),
+        )
+    } else if let Some(reason) = overslept {
+        (
+            TrapKind::Timeout,
+            format!(
+                "plugin would not finish within its time limit of {:?}: {reason}",
+                limits.timeout
             ),
         )
     } else {
@@ -624,6 +923,47 @@ mod tests {
             Some("boom on purpose (at src/lib.rs:44:20)")
         );
         assert_eq!(panic_message("nothing"), None);
+    }
+
+    #[test]
+    fn newer_versions() {
+        assert!(version_newer("0.1.2", "0.1.1"));
+        assert!(version_newer("0.2.0", "0.1.9"));
+        assert!(!version_newer("0.1.1", "0.1.1"));
+        assert!(!version_newer("0.1.0", "0.1.1"));
+        assert!(!version_newer("x", "0.1.1"));
+        assert!(version_newer("1.0", "0.9.9"));
+    }
+
+    #[test]
+    fn refusals_name_both_versions_and_say_what_to_do() {
+        let e = LoadError::IncompatibleWit {
+            name: "job".into(),
+            found: "0.2.0".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "plugin `job` was built against apirun:step@0.2.0, which this apirun cannot run: it implements apirun:step@{v} and runs plugins built against apirun:step@0.1.0 to {v}",
+                v = bindings::WIT_VERSION
+            )
+        );
+        assert!(e.hint().is_some_and(|h| h.starts_with("upgrade apirun")));
+        let old = LoadError::IncompatibleWit {
+            name: "job".into(),
+            found: "0.0.3".into(),
+        };
+        assert!(old.hint().is_some_and(|h| h.contains("rebuild the plugin")));
+    }
+
+    #[test]
+    fn audit_host_never_shows_path_query_or_credentials() {
+        assert_eq!(
+            audit_host("https://user:pw@api.example.com/x?token=s3cret"),
+            "api.example.com:443"
+        );
+        assert_eq!(audit_host("http://127.0.0.1:8080/jobs"), "127.0.0.1:8080");
+        assert_eq!(audit_host("not a url"), "(invalid url)");
     }
 
     #[test]

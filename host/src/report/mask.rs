@@ -5,7 +5,20 @@
 //! header; and values known to be secret at run time (auth tokens, passwords from config) are
 //! registered with [`register_secret`] and replaced wherever they appear in text.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{OnceLock, RwLock};
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turn masking off (`logging.mask_sensitive: false`, for debugging against a test API) or
+/// back on. On by default.
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
 
 /// The replacement for a masked value.
 pub const MASK: &str = "***MASKED***";
@@ -66,6 +79,9 @@ pub fn register_secret(value: &str) {
 
 /// Replace every registered secret in `text`.
 pub fn text(text: &str) -> String {
+    if !enabled() {
+        return text.to_string();
+    }
     let list = secrets().read().unwrap_or_else(|p| p.into_inner());
     let mut out = text.to_string();
     for s in list.iter() {
@@ -78,7 +94,7 @@ pub fn text(text: &str) -> String {
 
 /// A header value as it may be shown.
 pub fn header(name: &str, value: &str) -> String {
-    if is_sensitive_key(name) {
+    if is_sensitive_key(name) && enabled() {
         let lower = value.trim_start().to_ascii_lowercase();
         for scheme in ["bearer ", "basic "] {
             if lower.starts_with(scheme) {
@@ -97,8 +113,8 @@ pub fn url(raw: &str) -> String {
     let Ok(mut parsed) = reqwest::Url::parse(raw) else {
         return text(raw);
     };
-    let sensitive_query = parsed.query_pairs().any(|(k, _)| is_sensitive_key(&k));
-    if parsed.password().is_none() && !sensitive_query {
+    let sensitive_query = enabled() && parsed.query_pairs().any(|(k, _)| is_sensitive_key(&k));
+    if !enabled() || (parsed.password().is_none() && !sensitive_query) {
         // Nothing to hide by name: show the URL exactly as written, not re-encoded.
         return text(raw);
     }

@@ -1,20 +1,30 @@
-//! One run at a time per store: an OS file lock beside the state file.
+//! One run at a time per store.
 //!
-//! The lock is held through an open file descriptor, so the kernel releases it when the
-//! process ends, however it ends (kill -9 included): a crashed run never leaves a stale lock.
-//! The file's content names the holder (pid, host, command, since) for `status`.
+//! [`acquire_run_lock`] takes the lock of whatever store a config names and returns a
+//! [`RunGuard`]; [`lock_holder`] tells `status` who holds it. Both kinds of lock are released
+//! by the OS or the server when the process ends, however it ends (kill -9 included), so a
+//! crashed run never leaves a stale lock:
+//!
+//! - SQLite: an OS file lock on `<state file>.lock` ([`RunLock`]), held through an open file
+//!   descriptor; the file's content names the holder (pid, host, command, since).
+//! - PostgreSQL: a session advisory lock held on a connection of its own
+//!   ([`super::PgRunLock`]); the connection's `application_name` names the holder.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{StateError, now_rfc3339};
+use super::postgres::{PgRunLock, PgTarget};
+use super::{StateError, TableNames, now_rfc3339};
+use crate::config::{Config, StoreConfig};
 
 /// Who holds a store's lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockHolder {
-    pub lock_file: PathBuf,
+    /// Where the lock lives: `lock file /p/state.db.lock`, or the PostgreSQL advisory lock's
+    /// key, database and server.
+    pub lock: String,
     /// The holder's own description: `pid 123 on host h, apirun up, since 2026-…`.
     pub description: String,
 }
@@ -23,10 +33,69 @@ impl fmt::Display for LockHolder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "the state store is locked by another run ({}); lock file {}",
-            self.description,
-            self.lock_file.display()
+            "the state store is locked by another run ({}); {}",
+            self.description, self.lock
         )
+    }
+}
+
+/// A held run lock of either kind (or none, for a store with nothing to protect); released when
+/// dropped or when the process ends.
+#[derive(Debug)]
+pub struct RunGuard(Guard);
+
+#[derive(Debug)]
+enum Guard {
+    Nothing,
+    File(RunLock),
+    Postgres(PgRunLock),
+}
+
+impl RunGuard {
+    /// A guard that holds nothing: a disabled store, a dry run.
+    pub fn none() -> Self {
+        Self(Guard::Nothing)
+    }
+
+    /// Where the held lock lives, for messages; `None` when nothing is held.
+    pub fn place(&self) -> Option<String> {
+        match &self.0 {
+            Guard::Nothing => None,
+            Guard::File(l) => Some(format!("lock file {}", l.path().display())),
+            Guard::Postgres(l) => Some(l.place().to_string()),
+        }
+    }
+}
+
+/// Take the run lock of the store `config` names, without waiting: a file lock beside a SQLite
+/// file, an advisory lock in PostgreSQL, nothing for a disabled store. `command` (`apirun up`)
+/// is shown to whoever finds the lock taken. Call it before opening the store.
+pub fn acquire_run_lock(config: &Config, command: &str) -> Result<RunGuard, StateError> {
+    match &config.store {
+        StoreConfig::Disabled => Ok(RunGuard::none()),
+        StoreConfig::Sqlite(s) => Ok(RunGuard(Guard::File(RunLock::acquire(
+            &lock_path_for(&s.path),
+            command,
+        )?))),
+        StoreConfig::Postgres(p) => {
+            let target = PgTarget::from_config(p, &crate::config::env_pairs(config))?;
+            let tables = TableNames::from_config(&p.options.tables);
+            Ok(RunGuard(Guard::Postgres(PgRunLock::acquire(
+                &target, &tables, command,
+            )?)))
+        }
+    }
+}
+
+/// Who holds the run lock of the store `config` names, if anyone (for `status`); takes nothing.
+pub fn lock_holder(config: &Config) -> Result<Option<LockHolder>, StateError> {
+    match &config.store {
+        StoreConfig::Disabled => Ok(None),
+        StoreConfig::Sqlite(s) => RunLock::holder(&lock_path_for(&s.path)),
+        StoreConfig::Postgres(p) => {
+            let target = PgTarget::from_config(p, &crate::config::env_pairs(config))?;
+            PgRunLock::holder(&target, &TableNames::from_config(&p.options.tables))
+        }
     }
 }
 
@@ -86,7 +155,7 @@ impl RunLock {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(StateError::Locked(LockHolder {
-                    lock_file: path.to_path_buf(),
+                    lock: format!("lock file {}", path.display()),
                     description: read_description(&mut file),
                 }));
             }
@@ -131,7 +200,7 @@ impl RunLock {
                 Ok(None)
             }
             Err(std::fs::TryLockError::WouldBlock) => Ok(Some(LockHolder {
-                lock_file: path.to_path_buf(),
+                lock: format!("lock file {}", path.display()),
                 description: read_description(&mut file),
             })),
             Err(std::fs::TryLockError::Error(source)) => Err(StateError::LockIo {

@@ -3,17 +3,33 @@
 //! The tables apirun users query keep their names and columns (`schema_migrations`,
 //! `migration_runs`, `stored_env`); new facts live in new columns. Every migration is recorded
 //! as `started` before its first request and `succeeded`/`failed` after, so a crash leaves an
-//! explicit in-doubt record instead of silent drift. One run at a time holds a [`lock::RunLock`].
+//! explicit in-doubt record instead of silent drift. One run at a time holds the store's run
+//! lock ([`acquire_run_lock`]): a file lock beside a SQLite file, an advisory lock in PostgreSQL.
 
 pub mod lock;
 pub mod memory;
+pub mod postgres;
 pub mod sqlite;
+#[cfg(test)]
+mod suite;
 
 use std::time::Duration;
 
-pub use lock::{LockHolder, RunLock};
+pub use lock::{LockHolder, RunGuard, RunLock, acquire_run_lock, lock_holder};
 pub use memory::MemoryStore;
+pub use postgres::{PgErrorKind, PgRunLock, PgTarget, PostgresStore};
 pub use sqlite::SqliteStore;
+
+impl TableNames {
+    /// The table names a config's store options name.
+    pub fn from_config(tables: &crate::config::TableNames) -> Self {
+        Self {
+            schema_migrations: tables.schema_migrations.clone(),
+            migration_runs: tables.migration_runs.clone(),
+            stored_env: tables.stored_env.clone(),
+        }
+    }
+}
 
 /// Table names, default or from config (`table_prefix`, explicit names).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,9 +192,18 @@ pub enum StateError {
     TableName(String),
     #[error("no run with id {0} is in doubt")]
     NotInDoubt(i64),
+    /// A PostgreSQL store could not be reached, refused the login, or refused a statement.
+    /// `store` names it without the password (`postgres://user@host:port/db`, or where the
+    /// DSN is written when it could not be used); `message` says what to do.
+    #[error("state store {store}: {message}")]
+    Postgres {
+        store: String,
+        kind: PgErrorKind,
+        message: String,
+    },
 }
 
-/// The store interface the runner uses; SQLite, in-memory (stateless) and later PostgreSQL.
+/// The store interface the runner uses: SQLite, PostgreSQL, or in-memory (stateless).
 pub trait Store: Send {
     /// Where the state lives, for messages (`state.db`, `postgres://…`, `disabled`).
     fn describe(&self) -> String;
