@@ -744,3 +744,51 @@ fn two_concurrent_runs_apply_each_migration_once() {
         assert_eq!(api.count("POST", &format!("/m{v}")), 1, "migration {v}");
     }
 }
+
+#[test]
+fn validate_reports_every_undefined_variable_and_unknown_auth_without_sending() {
+    let api = ok_api();
+    let p = Project::new();
+    p.write(
+        "config/config.yaml",
+        &config(
+            &api,
+            "auth:\n  - type: basic\n    name: admin\n    config: {username: a, password: b}\n",
+        ),
+    );
+    p.write(
+        "config/migration/001_a.yaml",
+        "up:\n  name: a\n  request:\n    method: POST\n    url: \"{{.base}}/a\"\n  response:\n    env_from:\n      realm_id: id\n",
+    );
+    p.write(
+        "config/migration/002_b.yaml",
+        "up:\n  name: b\n  request:\n    method: GET\n    url: \"{{.base}}/r/{{.realm_id}}/{{.realm_idd}}\"\n    auth_name: admn\n    headers:\n      - name: X\n        value: \"{{.maybe | default \\\"d\\\"}}\"\n",
+    );
+    let run = p.apirun(&["validate"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("002_b.yaml:5"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("map has no entry for key \"realm_idd\""),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `realm_id`?"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("unknown auth `admn`"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("\"maybe\""),
+        "a variable with a default is not required: {}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("key \"realm_id\""),
+        "extracted by 001: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("2 errors"), "{}", run.stderr);
+    assert!(api.received().is_empty());
+}

@@ -5,6 +5,7 @@
 //! before its first request and as succeeded or failed after its last, so a crash leaves an
 //! explicit in-doubt record.
 
+mod check;
 mod project;
 mod render;
 mod wait;
@@ -24,7 +25,10 @@ use crate::report::{Diagnostic, mask};
 use crate::state::{Applied, Direction, Outcome, RunRecord, RunStart, StateError, Store};
 use crate::template::{Renderer, Vars};
 
-pub use project::{ValidationReport, checksum_drift, lock_path, open_store, validate_project};
+pub use check::{KnownVars, check_migrations};
+pub use project::{
+    ValidationReport, checksum_drift, lock_path, open_store, validate_project, validate_project_with,
+};
 pub use render::{RenderedStep, auth_references, render_step, templated_fields};
 pub use wait::wait_for;
 

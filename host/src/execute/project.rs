@@ -76,6 +76,15 @@ pub struct ValidationReport {
 /// Check a project without sending anything: every migration file loads, and, when a state
 /// file exists, no applied migration was edited.
 pub fn validate_project(config: &Config) -> Result<ValidationReport, crate::cli::Failure> {
+    validate_project_with(config, &Default::default())
+}
+
+/// [`validate_project`] for a project whose variables also come from outside its config
+/// (a stage's env and the values of its upstream stages): `given` names them.
+pub fn validate_project_with(
+    config: &Config,
+    given: &std::collections::BTreeSet<String>,
+) -> Result<ValidationReport, crate::cli::Failure> {
     let mut report = ValidationReport::default();
     let sources = match crate::migration::discover(&config.migrate_dir) {
         Ok(s) => s,
@@ -92,6 +101,20 @@ pub fn validate_project(config: &Config) -> Result<ValidationReport, crate::cli:
         }
     }
     report.migrations = migrations.len();
+    let mut known = super::check::KnownVars {
+        given: given.clone(),
+        ..Default::default()
+    };
+    if let StoreConfig::Sqlite(s) = &config.store
+        && s.path.exists()
+        && let Ok(store) = SqliteStore::open(&s.path, &state::TableNames::from_config(&s.options.tables))
+        && let Ok(stored) = store.stored_env()
+    {
+        known.stored = stored.into_iter().map(|(_, name, _)| name).collect();
+    }
+    report
+        .diagnostics
+        .extend(super::check::check_migrations(config, &migrations, &known));
     if let StoreConfig::Sqlite(s) = &config.store
         && s.path.exists()
     {

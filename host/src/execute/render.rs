@@ -143,6 +143,17 @@ pub fn auth_references(
     Ok(out)
 }
 
+/// A position inside a template (1-based line and column; 0 = unknown) as a place in the file
+/// that holds the template, starting at `at`.
+pub(crate) fn template_location(at: &Location, line: usize, column: usize) -> Location {
+    let (line, column) = match (line, column) {
+        (0, _) => (at.line, at.column),
+        (l, c) if l > 1 => (at.line + l - 1, c.max(1)),
+        (_, c) => (at.line, at.column + c.saturating_sub(1)),
+    };
+    Location::new(&at.file, line, column)
+}
+
 /// Where a template error points: the field's location moved by the error's line and column
 /// inside the template.
 fn template_diagnostic(
@@ -151,13 +162,8 @@ fn template_diagnostic(
     field: &str,
     file: &Migration,
 ) -> Diagnostic {
-    let (line, column) = match (err.line(), err.column()) {
-        (0, _) => (at.line, at.column),
-        (l, c) if l > 1 => (at.line + l - 1, c.max(1)),
-        (_, c) => (at.line, at.column + c.saturating_sub(1)),
-    };
     let mut d = Diagnostic::at(
-        Location::new(&at.file, line, column),
+        template_location(at, err.line(), err.column()),
         format!("{}: {field}: {err}", file.path.display()),
     );
     if let Some(hint) = err.hint() {
