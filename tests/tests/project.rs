@@ -792,3 +792,92 @@ fn validate_reports_every_undefined_variable_and_unknown_auth_without_sending() 
     assert!(run.stderr.contains("2 errors"), "{}", run.stderr);
     assert!(api.received().is_empty());
 }
+
+#[test]
+fn delay_between_migrations_pauses_between_migrations() {
+    let api = ok_api();
+    let p = Project::new();
+    p.write(
+        "config/config.yaml",
+        &config(&api, "delay_between_migrations: 300ms\n"),
+    );
+    for v in 1..=3 {
+        p.write(
+            &format!("config/migration/00{v}_m.yaml"),
+            &format!(
+                "up:\n  name: m{v}\n  request:\n    method: GET\n    url: \"{{{{.base}}}}/m{v}\"\n"
+            ),
+        );
+    }
+    let started = Instant::now();
+    p.apirun(&["up"]).ok();
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "two pauses of 300ms between three migrations"
+    );
+}
+
+#[test]
+fn down_dry_run_sends_nothing_and_keeps_state() {
+    let api = MockApi::start(|r: &Received| match r.method.as_str() {
+        "POST" => Reply::json(201, json!({"id": "r9"})),
+        _ => Reply::text(204, ""),
+    });
+    let p = Project::new();
+    p.write("config/config.yaml", &config(&api, "auth:\n  - type: basic\n    name: admin\n    config: {username: u, password: topsecretpw}\n"));
+    p.write(
+        "config/migration/001_a.yaml",
+        "up:\n  name: a\n  request:\n    method: POST\n    url: \"{{.base}}/r\"\n  response:\n    env_from:\n      rid: id\ndown:\n  name: del\n  auth: admin\n  method: DELETE\n  url: \"{{.base}}/r/{{.rid}}\"\n  headers:\n    - name: X-Token\n      value: \"{{.auth.admin}}\"\n",
+    );
+    p.apirun(&["up"]).ok();
+    let run = p.apirun(&["down", "--all", "--dry-run"]);
+    run.ok();
+    assert!(run.stdout.contains("would send DELETE"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("/r/r9"),
+        "stored values are used: {}",
+        run.stdout
+    );
+    assert!(!run.all().contains("topsecretpw"), "{}", run.all());
+    assert_eq!(api.received().len(), 1, "only the up request was ever sent");
+    let status = p.apirun(&["status"]);
+    assert!(
+        status.stdout.starts_with("current: 1\n"),
+        "{}",
+        status.stdout
+    );
+    p.apirun(&["down", "--all"]).ok();
+    let del = api
+        .received()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .expect("delete");
+    assert_eq!(
+        del.header("Authorization"),
+        Some("Basic dTp0b3BzZWNyZXRwdw=="),
+        "down.auth injects the header"
+    );
+}
+
+#[test]
+fn save_response_body_records_the_body() {
+    let api = ok_api();
+    let p = Project::new();
+    p.write(
+        "config/config.yaml",
+        &config(&api, "store:\n  save_response_body: true\n"),
+    );
+    p.write(
+        "config/migration/001_a.yaml",
+        "up:\n  name: a\n  request:\n    method: GET\n    url: \"{{.base}}/a\"\n",
+    );
+    p.apirun(&["up"]).ok();
+    let rows = p.sql_rows(
+        "config/migration/apirun.db",
+        "SELECT body FROM migration_runs",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![r#"{"id":"x1","items":[1,2,3]}"#.to_string()]]
+    );
+}
