@@ -2,6 +2,7 @@
 //! can be tested natively with [`MockHost`](crate::MockHost).
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::{Request, Response, StepError, TransportError};
 
@@ -42,6 +43,21 @@ pub trait Host {
 
     /// Write a line to apirun's log, attributed to the running step.
     fn log(&self, level: LogLevel, message: &str);
+
+    /// Pause the step for `duration` (the host's `sleep`, WIT 0.1.1), e.g. between polls.
+    ///
+    /// The default blocks the current thread, which is right for a native host; a
+    /// [`MockHost`](crate::MockHost) records the pause and returns at once.
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
+
+/// A duration in whole milliseconds for the WIT `sleep` (rounded up, at most `u32::MAX`).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn whole_millis(duration: Duration) -> u32 {
+    let ms = duration.as_nanos().div_ceil(1_000_000);
+    u32::try_from(ms).unwrap_or(u32::MAX)
 }
 
 /// The real host: the component's `apirun:step/host` imports.
@@ -77,6 +93,11 @@ impl Host for WasmHost {
     #[cfg(not(target_arch = "wasm32"))]
     fn log(&self, level: LogLevel, message: &str) {
         eprintln!("[{level}] {message}");
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn sleep(&self, duration: Duration) {
+        crate::bindings::apirun::step::host::sleep(whole_millis(duration));
     }
 }
 
@@ -127,6 +148,26 @@ impl<'h> Context<'h> {
         self.host.log(level, message.as_ref());
     }
 
+    /// Pause the step for `duration`, e.g. between polls of an asynchronous job.
+    ///
+    /// A component has no clock to wait on that the host does not control: the host sleeps on
+    /// its behalf, within the step's time limit. A pause that would outlast the limit stops
+    /// the step as timed out at once, so keep `interval × polls` well inside the plugin's
+    /// `limits.timeout`. In native tests a [`MockHost`](crate::MockHost) records the pause
+    /// ([`MockHost::sleeps`](crate::MockHost::sleeps)) without waiting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use apirun_sdk::MockHost;
+    ///
+    /// let mock = MockHost::new();
+    /// mock.context().sleep(Duration::from_millis(500));
+    /// assert_eq!(mock.sleeps(), vec![Duration::from_millis(500)]);
+    /// ```
+    pub fn sleep(&self, duration: Duration) {
+        self.host.sleep(duration);
+    }
+
     /// Log at [`LogLevel::Trace`].
     pub fn trace(&self, message: impl AsRef<str>) {
         self.log(LogLevel::Trace, message);
@@ -165,5 +206,13 @@ mod tests {
         assert!(
             matches!(err, StepError::Transport(TransportError::Other(m)) if m.contains("MockHost"))
         );
+    }
+
+    #[test]
+    fn sleep_rounds_up_to_whole_milliseconds() {
+        assert_eq!(whole_millis(Duration::ZERO), 0);
+        assert_eq!(whole_millis(Duration::from_micros(1)), 1);
+        assert_eq!(whole_millis(Duration::from_millis(250)), 250);
+        assert_eq!(whole_millis(Duration::from_secs(u64::MAX)), u32::MAX);
     }
 }

@@ -1,7 +1,7 @@
 //! Write apirun step plugins in Rust.
 //!
 //! A step plugin is a WebAssembly component (`wasm32-wasip2`) implementing the
-//! `apirun:step@0.1.0` world `step-plugin`: the host renders a migration step, hands the
+//! `apirun:step@0.1.1` world `step-plugin`: the host renders a migration step, hands the
 //! plugin the step's params as JSON, and the plugin sends HTTP requests through the host,
 //! checks the responses and returns named string outputs or a typed [`StepError`].
 //!
@@ -9,7 +9,8 @@
 //! with [`#[apirun_sdk::step]`](step):
 //!
 //! - [`Context`] gives the function the host: [`Context::send`] a [`Request`], get a
-//!   [`Response`]; [`Context::info`] and friends log.
+//!   [`Response`]; [`Context::sleep`] to wait between polls; [`Context::info`] and friends
+//!   log.
 //! - [`Response::check_status`] / [`check_status`] check statuses against lists such as
 //!   `["200", "2xx"]`; [`extract`] / [`Response::extract`] read values by gjson path
 //!   (`vpc.subnets.0.id`), converted to strings exactly as the built-in `http` step does.
@@ -25,7 +26,8 @@
 //! crate-type = ["cdylib", "rlib"]   # cdylib: the component; rlib: native tests
 //!
 //! [dependencies]
-//! apirun-sdk = "0.1"
+//! # not on crates.io: the SDK reads the WIT from the apirun repository it lives in
+//! apirun-sdk = { git = "https://example.invalid/apirun", tag = "v0.1.0" }  # or { path = ".../apirun/sdk" }
 //! serde = { version = "1", features = ["derive"] }
 //! serde_json = "1"
 //! ```
@@ -155,7 +157,11 @@ pub use response::Response;
 pub use status::{StatusSet, check_status};
 pub use step_def::{RunFn, StepDef, ValidateFn};
 
-/// The generated WIT bindings (`apirun:step@0.1.0`, world `step-plugin`). Not part of the
+/// The version of the WIT package `apirun:step` this SDK builds plugins against; apirun
+/// runs a plugin built against any 0.1.x up to the version it implements.
+pub const WIT_VERSION: &str = "0.1.1";
+
+/// The generated WIT bindings (`apirun:step@0.1.1`, world `step-plugin`). Not part of the
 /// API: use the SDK's types and [`export_step!`].
 #[doc(hidden)]
 #[allow(unsafe_code, missing_docs, clippy::all)]

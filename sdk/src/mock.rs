@@ -3,13 +3,15 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
+use std::time::Duration;
 
 use crate::{Context, Host, LogLevel, Request, Response, TransportError};
 
 type Handler = Box<dyn FnMut(&Request) -> Result<Response, TransportError>>;
 
 /// A [`Host`] for native tests of a step: answers `send` from a queue of canned responses
-/// (or a closure), and records every request sent and every line logged.
+/// (or a closure), and records every request sent, every line logged and every pause asked
+/// for (without pausing, so a polling step's test runs instantly).
 ///
 /// Answers are taken from the queue first, in order; when it is empty the handler (if any)
 /// answers; with neither, `send` fails with [`TransportError::Other`] naming the request.
@@ -40,6 +42,7 @@ struct State {
     handler: Option<Handler>,
     requests: Vec<Request>,
     logs: Vec<(LogLevel, String)>,
+    sleeps: Vec<Duration>,
 }
 
 impl fmt::Debug for MockHost {
@@ -50,6 +53,7 @@ impl fmt::Debug for MockHost {
             .field("has_handler", &state.handler.is_some())
             .field("requests", &state.requests)
             .field("logs", &state.logs)
+            .field("sleeps", &state.sleeps)
             .finish()
     }
 }
@@ -113,6 +117,11 @@ impl MockHost {
         self.state.borrow().logs.clone()
     }
 
+    /// Every pause asked for with [`Context::sleep`], in order (none of them waited).
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.state.borrow().sleeps.clone()
+    }
+
     /// How many queued answers have not been used.
     pub fn pending(&self) -> usize {
         self.state.borrow().queue.len()
@@ -141,6 +150,10 @@ impl Host for MockHost {
             .borrow_mut()
             .logs
             .push((level, message.to_owned()));
+    }
+
+    fn sleep(&self, duration: Duration) {
+        self.state.borrow_mut().sleeps.push(duration);
     }
 }
 

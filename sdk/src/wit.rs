@@ -197,6 +197,13 @@ mod tests {
     };
 
     #[test]
+    fn wit_version_matches_the_wit_file() {
+        let wit = include_str!("../../wit/step.wit");
+        let expected = format!("package apirun:step@{};", crate::WIT_VERSION);
+        assert!(wit.lines().any(|l| l.trim() == expected), "{expected}");
+    }
+
+    #[test]
     fn describe_names_the_step() {
         let info = describe(&STEP);
         assert_eq!(

@@ -60,6 +60,12 @@ pub enum Command {
     /// The same commands under `migrate` (`apirun migrate up`).
     #[command(subcommand)]
     Migrate(MigrateCommand),
+    /// Multi-stage runs from a stages.yaml (`--config`, default ./stages.yaml).
+    #[command(subcommand)]
+    Stages(super::stages::StagesCommand),
+    /// Step plugins: list the step types a project can use, inspect a component, start a new one.
+    #[command(subcommand)]
+    Plugin(super::plugin::PluginCommand),
 }
 
 #[derive(Debug, Subcommand)]

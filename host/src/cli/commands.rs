@@ -28,6 +28,8 @@ pub fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Validate => validate(cli),
         Command::Wait => wait(cli),
         Command::Resolve(a) => resolve(cli, a),
+        Command::Stages(c) => super::stages::run(cli, c),
+        Command::Plugin(c) => super::plugin::run(cli, c),
     }
 }
 

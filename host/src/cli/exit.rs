@@ -93,6 +93,10 @@ impl From<StateError> for Failure {
             ),
             StateError::NotInDoubt(_) => Failure::new(USAGE, e.to_string()),
             StateError::TableName(_) => Failure::new(USAGE, e.to_string()),
+            StateError::Postgres {
+                kind: crate::state::postgres::PgErrorKind::Config,
+                ..
+            } => Failure::new(USAGE, e.to_string()),
             other => Failure::new(INTERNAL, other.to_string()),
         }
     }

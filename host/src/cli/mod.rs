@@ -4,6 +4,8 @@ mod args;
 mod commands;
 pub mod exit;
 mod output;
+mod plugin;
+mod stages;
 
 use std::process::ExitCode;
 

@@ -34,7 +34,9 @@ pub fn init_logging(cli: &Cli, logging: Option<&LoggingConfig>) {
         mask::set_enabled(l.mask_sensitive);
     }
     let filter = tracing_subscriber::EnvFilter::try_from_env("APIRUN_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{level},wasmtime=warn,cranelift=warn"))
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},wasmtime=warn,cranelift=warn,handlebars=warn"
+        ))
     });
     let format = logging.map(|l| l.format).unwrap_or(LogFormat::Text);
     let terminal = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -22,12 +22,23 @@ pub struct KnownVars {
 /// Check every migration's templates, auth references and step types, in version order:
 /// a variable is available to a step when config or a stage gives it, the store holds it, an
 /// earlier migration or step extracts it, or the step's own `env` sets it.
-pub fn check_migrations(config: &Config, migrations: &[Migration], known: &KnownVars) -> Vec<Diagnostic> {
+pub fn check_migrations(
+    config: &Config,
+    migrations: &[Migration],
+    known: &KnownVars,
+) -> Vec<Diagnostic> {
     let renderer = Renderer::new();
     let mut out = Vec::new();
     let auth_names: Vec<&str> = config.auth.iter().map(|a| a.name.value.as_str()).collect();
-    let plugin_names: Vec<&str> = config.plugins.iter().map(|p| p.name.value.as_str()).collect();
-    out.extend(crate::migration::check_step_types(migrations, &plugin_names));
+    let plugin_names: Vec<&str> = config
+        .plugins
+        .iter()
+        .map(|p| p.name.value.as_str())
+        .collect();
+    out.extend(crate::migration::check_step_types(
+        migrations,
+        &plugin_names,
+    ));
 
     let mut available: BTreeSet<String> = known.given.union(&known.stored).cloned().collect();
     for (name, _) in crate::config::env_pairs(config) {
@@ -40,10 +51,21 @@ pub fn check_migrations(config: &Config, migrations: &[Migration], known: &Known
         .flat_map(|s| s.response.env_from.iter().map(|(n, _)| n.clone()))
         .collect();
 
+    // A custom step's outputs are whatever its plugin returns: after one, any name may exist,
+    // so from there on unknown variables are not reported (the run reports them if missing).
+    let mut open_ended = false;
     for m in migrations {
         let mut up_vars = available.clone();
         for step in &m.up {
-            check_step(&renderer, step, &mut up_vars, &auth_names, &mut out);
+            check_step(
+                &renderer,
+                step,
+                &mut up_vars,
+                &auth_names,
+                open_ended,
+                &mut out,
+            );
+            open_ended |= !step.is_http();
         }
         available = up_vars;
     }
@@ -51,9 +73,20 @@ pub fn check_migrations(config: &Config, migrations: &[Migration], known: &Known
     for m in migrations {
         let mut vars = down_base.clone();
         for step in &m.down {
-            check_step(&renderer, step, &mut vars, &auth_names, &mut out);
+            check_step(
+                &renderer,
+                step,
+                &mut vars,
+                &auth_names,
+                open_ended,
+                &mut out,
+            );
         }
-        down_base.extend(m.down.iter().flat_map(|s| s.response.env_from.iter().map(|(n, _)| n.clone())));
+        down_base.extend(
+            m.down
+                .iter()
+                .flat_map(|s| s.response.env_from.iter().map(|(n, _)| n.clone())),
+        );
     }
     out.sort_by(|a, b| a.location.cmp(&b.location));
     out.dedup();
@@ -65,6 +98,7 @@ fn check_step(
     step: &Step,
     vars: &mut BTreeSet<String>,
     auth_names: &[&str],
+    open_ended: bool,
     out: &mut Vec<Diagnostic>,
 ) {
     let mut fields = templated_fields(step);
@@ -72,7 +106,10 @@ fn check_step(
         && let Ok(text) = std::fs::read_to_string(&file.value)
         && step.request.render_body != Some(false)
     {
-        fields.push(("body_file".into(), Located::new(text, Location::new(&file.value, 1, 1))));
+        fields.push((
+            "body_file".into(),
+            Located::new(text, Location::new(&file.value, 1, 1)),
+        ));
     }
     let step_env: BTreeSet<&str> = step.env.iter().map(|(n, _)| n.as_str()).collect();
     for (field, text) in &fields {
@@ -90,12 +127,17 @@ fn check_step(
             }
         };
         for name in refs {
-            if vars.contains(&name) || (step_env.contains(name.as_str()) && !field.starts_with("env.")) {
+            if open_ended
+                || vars.contains(&name)
+                || (step_env.contains(name.as_str()) && !field.starts_with("env."))
+            {
                 continue;
             }
             let mut d = Diagnostic::at(
                 text.location.clone(),
-                format!("{field}: map has no entry for key \"{name}\": no source defines `{name}` before this step"),
+                format!(
+                    "{field}: map has no entry for key \"{name}\": no source defines `{name}` before this step"
+                ),
             );
             d = match did_you_mean(&name, vars.iter().map(String::as_str)) {
                 Some(close) => d.with_hint(format!("did you mean `{close}`?")),

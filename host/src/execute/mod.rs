@@ -27,7 +27,8 @@ use crate::template::{Renderer, Vars};
 
 pub use check::{KnownVars, check_migrations};
 pub use project::{
-    ValidationReport, checksum_drift, lock_path, open_store, validate_project, validate_project_with,
+    ValidationReport, checksum_drift, lock_path, open_store, validate_project,
+    validate_project_with,
 };
 pub use render::{RenderedStep, auth_references, render_step, templated_fields};
 pub use wait::wait_for;
@@ -341,6 +342,11 @@ impl Runner {
         let applied = store.applied()?;
         let stored = store.stored_env()?;
         let pending = plan_up(migrations, &applied, opts.to);
+        self.preflight(
+            config,
+            &pending,
+            &self.base_vars(config, &opts.inherited, &stored, &BTreeMap::new()),
+        )?;
         let mut summary = RunSummary {
             dry_run: opts.dry_run,
             ..RunSummary::default()

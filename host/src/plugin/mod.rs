@@ -9,8 +9,9 @@
 //! The only way out of the sandbox is the `host.send` import, served by an [`Outbound`] that
 //! the caller provides for each step; every request a plugin asks for is written to the log as
 //! an audit line (plugin, step, method, host, allowed or denied, status), whatever its outcome.
-//! Waiting is bounded too: the `host.sleep` import and WASI clock sleeps both end at the
-//! step's deadline (see [`wasi_clock`]), so a plugin cannot hold a run past its time limit.
+//! Waiting is bounded too: a `host.sleep` or a WASI clock wait that would end after the
+//! step's deadline stops the step at once (see the `wasi_clock` module), so a plugin cannot
+//! hold a run past its time limit.
 
 pub mod bindings;
 pub mod builtin;
@@ -108,8 +109,10 @@ pub enum LoadError {
         found: String,
         message: String,
     },
+    /// It could not be linked or instantiated, or `describe` failed.
     #[error("plugin `{name}`: {message}")]
     Instantiate { name: String, message: String },
+    /// The engine itself failed (not the plugin's fault).
     #[error("could not start the wasm engine: {0}")]
     Engine(String),
 }
@@ -557,8 +560,14 @@ impl Runtime {
     pub fn inspect(&self, name: &str, wasm: &[u8]) -> Result<Inspection, LoadError> {
         let component = self.compile(name, wasm)?;
         let ty = component.component_type();
-        let mut imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect();
-        let mut exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect();
+        let mut imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let mut exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_string())
+            .collect();
         imports.sort();
         exports.sort();
         let wit_version = step_export_version(&exports).map(str::to_string);
@@ -610,9 +619,7 @@ impl Inspection {
 /// The version in an `apirun:step/step@X` export name, if any.
 fn step_export_version(exports: &[String]) -> Option<&str> {
     let prefix = format!("{}/step@", bindings::WIT_PACKAGE);
-    exports
-        .iter()
-        .find_map(|e| e.strip_prefix(prefix.as_str()))
+    exports.iter().find_map(|e| e.strip_prefix(prefix.as_str()))
 }
 
 /// Refuse a component that does not export the step interface of a compatible WIT version;

@@ -103,6 +103,22 @@ pub fn read_component(plugin: &PluginConfig) -> Result<Vec<u8>, RegistryError> {
     Ok(bytes)
 }
 
+/// A registered plugin that cannot be loaded is a mistake in the config (a wrong file, a
+/// plugin built for another apirun): point at its `path`. Engine failures stay as they are.
+pub fn located_load_error(plugin: &PluginConfig, err: LoadError) -> RegistryError {
+    if matches!(err, LoadError::Engine(_)) {
+        return RegistryError::Load(err);
+    }
+    let mut d = Diagnostic::at(
+        plugin.path.location.clone(),
+        format!("{err} (file {})", plugin.path.value.display()),
+    );
+    if let Some(hint) = err.hint() {
+        d = d.with_hint(hint);
+    }
+    RegistryError::Config(d)
+}
+
 impl StepTypes {
     /// The built-in step types plus every plugin the config registers.
     pub fn from_config(runtime: &Runtime, config: &Config) -> Result<Self, RegistryError> {
@@ -114,7 +130,9 @@ impl StepTypes {
         for p in &config.plugins {
             let name = p.name.value.clone();
             let bytes = read_component(p)?;
-            let plugin = runtime.load(&name, &bytes, limits_for(p))?;
+            let plugin = runtime
+                .load(&name, &bytes, limits_for(p))
+                .map_err(|e| located_load_error(p, e))?;
             let mut policy = HostPolicy::allow_all(format!("plugin `{name}`"));
             if let Some(rules) = &top {
                 policy = policy.restrict(rules.clone());
@@ -150,14 +168,17 @@ impl StepTypes {
         Ok(Self { types })
     }
 
+    /// The step type a migration selects with `type: NAME`.
     pub fn get(&self, name: &str) -> Option<&StepType> {
         self.types.get(name)
     }
 
+    /// Every step type name, sorted (for did-you-mean suggestions).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.types.keys().map(String::as_str)
     }
 
+    /// Every step type with its name, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &StepType)> {
         self.types.iter().map(|(k, v)| (k.as_str(), v))
     }

@@ -31,6 +31,9 @@ impl ConditionError {
     /// How to fix it.
     pub fn hint(&self) -> String {
         match self {
+            Self::Template(TemplateError::MissingVariable { name, .. }) => format!(
+                "a condition sees `global.env`, the stage's `env` and the values it takes with `env_from_stages`; define `{name}` there, or write `{{{{.{name} | default \"...\"}}}}`"
+            ),
             Self::Template(e) => e.hint().map(str::to_string).unwrap_or_else(|| {
                 "write `{{ eq .env.NAME \"value\" }}` or `{{.NAME}} == 'value'`".to_string()
             }),
@@ -142,7 +145,8 @@ mod tests {
         let v = vars();
         let e = evaluate(&r, "{{.region}} == 'eu'", &v).expect_err("missing var");
         assert!(
-            e.to_string().contains("map has no entry for key \"region\""),
+            e.to_string()
+                .contains("map has no entry for key \"region\""),
             "{e}"
         );
         let e = evaluate(&r, "{{ eq .environment ", &v).expect_err("syntax");

@@ -89,16 +89,24 @@ impl Graph {
             .flat_map(|d| d.iter().map(String::as_str))
     }
 
-    /// Every stage `name` depends on, directly or through others.
+    /// Every stage `name` depends on, directly or through others (never `name` itself, even
+    /// on a cycle).
     pub fn upstream(&self, name: &str) -> BTreeSet<String> {
+        let mut out = self.reach(name);
+        out.remove(name);
+        out
+    }
+
+    /// Every stage reachable from `name` along dependency edges; `name` itself only when it is
+    /// on a cycle.
+    fn reach(&self, name: &str) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
-        let mut todo: Vec<&str> = self.dependencies(name).collect();
+        let mut todo: Vec<&str> = self.dependencies(name).filter(|d| *d != name).collect();
         while let Some(n) = todo.pop() {
             if out.insert(n.to_string()) {
-                todo.extend(self.dependencies(n));
+                todo.extend(self.dependencies(n).filter(|d| *d != n));
             }
         }
-        out.remove(name);
         out
     }
 
@@ -121,14 +129,14 @@ impl Graph {
             if done.contains(start) {
                 continue;
             }
-            let reach = self.upstream(start);
+            let reach = self.reach(start);
             if !reach.contains(start) {
                 continue;
             }
             // The group: stages reachable from `start` that reach it back.
             let group: BTreeSet<String> = reach
                 .iter()
-                .filter(|n| self.upstream(n).contains(start))
+                .filter(|n| self.reach(n).contains(start))
                 .cloned()
                 .collect();
             done.extend(group.iter().cloned());
@@ -252,6 +260,7 @@ pub enum SelectError {
     UnknownStage {
         /// `--stage`, `--from` or `--to`.
         flag: &'static str,
+        /// The name as given.
         name: String,
         /// A close existing name, if any.
         suggestion: Option<String>,
@@ -261,9 +270,13 @@ pub enum SelectError {
     /// `--from` comes after `--to` in the run's order.
     #[error("--from {from} comes after --to {to} in the {direction} order ({order})")]
     Reversed {
+        /// The `--from` stage.
         from: String,
+        /// The `--to` stage.
         to: String,
+        /// `up` or `down`.
         direction: &'static str,
+        /// The run's order, for the message.
         order: String,
     },
 }

@@ -108,6 +108,29 @@ pub fn decode(path: &Path) -> Result<(StagesFile, Vec<Diagnostic>), LoadError> {
 }
 
 fn decode_root(path: &Path, dir: &Path, root: &Node, p: &mut Problems) -> Option<StagesFile> {
+    // A project's config.yaml passed by mistake (e.g. through APIRUN_CONFIG): say so once
+    // instead of listing each of its keys as unknown.
+    if let NodeKind::Map(entries) = &root.kind
+        && !entries.iter().any(|e| e.key == "stages")
+        && let Some(e) = entries
+            .iter()
+            .find(|e| matches!(e.key.as_str(), "migrate_dir" | "store" | "auth"))
+    {
+        p.push(
+            Diagnostic::at(
+                e.key_location.clone(),
+                format!(
+                    "{} looks like a project's config.yaml (it has `{}`), not a stages.yaml",
+                    path.display(),
+                    e.key
+                ),
+            )
+            .with_hint(
+                "`apirun stages` reads a stages.yaml (`stages:` list, default ./stages.yaml); pass it with `--config`, or run the project with `apirun up --config <config.yaml>`",
+            ),
+        );
+        return None;
+    }
     let f = Fields::new(root, "", TOP_KEYS, p)?;
     let api_version = f
         .string("apiVersion", p)
@@ -261,7 +284,9 @@ fn global(f: &Fields<'_>, p: &mut Problems) -> Global {
                     n.location,
                     "`global.max_concurrent_stages` must be at least 1",
                 )
-                .with_hint("1 runs stages one after another; more runs independent stages in parallel"),
+                .with_hint(
+                    "1 runs stages one after another; more runs independent stages in parallel",
+                ),
             );
             1
         }
@@ -366,7 +391,7 @@ fn check(file: &StagesFile, p: &mut Problems) {
                     ),
                 )
                 .with_hint(format!(
-                    "`config_path` is relative to the folder of {} ; create the file (`migrate_dir: migration` is enough) or fix the path",
+                    "`config_path` is relative to the folder of {}: create the file (`migrate_dir: migration` is enough) or fix the path",
                     file.path.display()
                 )),
             );
@@ -448,7 +473,10 @@ fn condition_vars_for_check(file: &StagesFile, stage: &Stage) -> Vars {
     }
     for e in &stage.env_from_stages {
         for v in &e.vars {
-            vars.insert(v.value.clone(), format!("<{} from {}>", v.value, e.stage.value));
+            vars.insert(
+                v.value.clone(),
+                format!("<{} from {}>", v.value, e.stage.value),
+            );
         }
     }
     vars

@@ -15,13 +15,16 @@ use crate::state::{Applied, StageRun, StateError};
 /// One stage in a dry-run plan.
 #[derive(Debug, Clone)]
 pub struct PlannedStage {
+    /// The stage's name.
     pub name: String,
+    /// Its config.yaml, resolved.
     pub config_path: PathBuf,
     /// Where its state lives.
     pub state: String,
     /// Up: pending migrations, ascending. Down: applied migrations, newest first. As
     /// `(version, file name)`.
     pub migrations: Vec<(u64, String)>,
+    /// Its condition, decided only when it runs.
     pub condition: Option<String>,
     /// Remarks on the values it takes from upstream stages; a line starting with `warning:`
     /// predicts a failure or a warning of the real run.
@@ -31,6 +34,7 @@ pub struct PlannedStage {
 /// A dry-run plan.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// Up or down.
     pub direction: Direction,
     /// The selected stages in run order.
     pub order: Vec<String>,
@@ -82,25 +86,21 @@ pub fn plan(
                 })
                 .collect();
             let migrations = match direction {
-                Direction::Up => {
-                    plan_up(declared, &applied, None)
-                        .iter()
-                        .map(|m| (m.version, file_name(&m.path)))
-                        .collect()
-                }
-                Direction::Down => {
-                    plan_down(&applied, 0)
-                        .into_iter()
-                        .map(|v| {
-                            let f = declared
-                                .iter()
-                                .find(|m| m.version == v)
-                                .map(|m| file_name(&m.path))
-                                .unwrap_or_else(|| "(no migration file)".into());
-                            (v, f)
-                        })
-                        .collect()
-                }
+                Direction::Up => plan_up(declared, &applied, None)
+                    .iter()
+                    .map(|m| (m.version, file_name(&m.path)))
+                    .collect(),
+                Direction::Down => plan_down(&applied, 0)
+                    .into_iter()
+                    .map(|v| {
+                        let f = declared
+                            .iter()
+                            .find(|m| m.version == v)
+                            .map(|m| file_name(&m.path))
+                            .unwrap_or_else(|| "(no migration file)".into());
+                        (v, f)
+                    })
+                    .collect(),
             };
             let mut notes = Vec::new();
             if direction == Direction::Up {
@@ -168,14 +168,19 @@ pub fn plan(
 /// One stage as `stages status` shows it.
 #[derive(Debug, Clone, Default)]
 pub struct StageStatus {
+    /// The stage's name.
     pub name: String,
+    /// Its config.yaml, resolved.
     pub config_path: PathBuf,
     /// Where its state lives (`None` when the config could not be loaded).
     pub state: Option<String>,
+    /// Its direct dependencies.
     pub depends_on: Vec<String>,
     /// `(stage, vars)` of `env_from_stages`.
     pub env_from: Vec<(String, Vec<String>)>,
+    /// Applied versions, ascending.
     pub applied: Vec<u64>,
+    /// Declared versions not applied, ascending (files added later included).
     pub pending: Vec<u64>,
     /// The newest recorded run of the stage.
     pub last_run: Option<StageRun>,

@@ -3,7 +3,6 @@
 //! reading the values a stage exports.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use super::model::StagesFile;
 use crate::config::{self, Config, StoreConfig};
@@ -166,11 +165,4 @@ impl StageState {
             ),
         }
     }
-}
-
-/// The config file of a stage as resolved, for messages.
-pub fn config_display(file: &StagesFile, stage: &str) -> PathBuf {
-    file.stage(stage)
-        .map(|s| s.config_path.clone())
-        .unwrap_or_default()
 }

@@ -26,14 +26,14 @@ use super::condition;
 use super::graph::{Direction, Graph, batches};
 use super::load::condition_problem;
 use super::model::{OnFailure, Stage, StagesFile};
-use super::project::{Projects, StageState, exported};
+use super::project::{Projects, StageState, exported, peek_store};
 use crate::config::{Config, StoreConfig};
 use crate::execute::{
     self, DownOptions, ExecError, Observer, Runner, Silent, UpOptions, plan_down, plan_up,
 };
 use crate::migration::Migration;
 use crate::report::{Diagnostic, mask};
-use crate::state::{RunLock, StageRun, StateError, Store, now_rfc3339};
+use crate::state::{StageRun, StateError, Store, now_rfc3339};
 use crate::template::{Renderer, Vars};
 
 /// How a stage ended in a run.
@@ -73,33 +73,43 @@ pub enum StageError {
         "failed to build environment for stage {stage}: dependent stage {upstream} has not been executed"
     )]
     NotExecuted {
+        /// The stage that needs the values.
         stage: String,
+        /// The stage that has no state.
         upstream: String,
         /// What is known about the upstream stage and what to run.
         hint: String,
     },
     /// An upstream stage's state could not be read.
-    #[error("failed to build environment for stage {stage}: reading the state of stage {upstream}: {source}")]
+    #[error(
+        "failed to build environment for stage {stage}: reading the state of stage {upstream}: {source}"
+    )]
     Upstream {
+        /// The stage that needs the values.
         stage: String,
+        /// The stage whose state could not be read.
         upstream: String,
+        /// Why.
         #[source]
-        source: StateError,
+        source: Box<StateError>,
     },
     /// The condition could not be decided.
     #[error("{0}")]
-    Condition(Diagnostic),
+    Condition(Box<Diagnostic>),
     /// A migration of the stage failed, or the project could not run.
     #[error("{0}")]
-    Exec(#[from] ExecError),
+    Exec(Box<ExecError>),
     /// The stage's store or lock failed.
     #[error("{0}")]
-    State(#[from] StateError),
+    State(Box<StateError>),
     /// The stage ran out of time.
     #[error("timed out: the stage's timeout is {}, {done} of {total} migration(s) finished{}", fmt_duration(*.limit), .cause.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
     Timeout {
+        /// The stage's `timeout`.
         limit: Duration,
+        /// Migrations that finished before the time ran out.
         done: usize,
+        /// Migrations the stage had to run.
         total: usize,
         /// The error of the migration that was cut short, if any.
         cause: Option<String>,
@@ -107,6 +117,18 @@ pub enum StageError {
     /// The stage is missing from the loaded projects (a bug in the caller).
     #[error("stage {0} was not prepared")]
     NotPrepared(String),
+}
+
+impl From<ExecError> for StageError {
+    fn from(e: ExecError) -> Self {
+        Self::Exec(Box::new(e))
+    }
+}
+
+impl From<StateError> for StageError {
+    fn from(e: StateError) -> Self {
+        Self::State(Box::new(e))
+    }
 }
 
 impl StageError {
@@ -141,11 +163,15 @@ pub fn fmt_duration(d: Duration) -> String {
 /// What one stage did in a run.
 #[derive(Debug)]
 pub struct StageReport {
+    /// The stage's name.
     pub name: String,
+    /// Up, or down (also for a rollback).
     pub direction: Direction,
+    /// How it ended.
     pub outcome: StageOutcome,
     /// Why it was skipped or not started.
     pub reason: Option<String>,
+    /// Why it failed.
     pub error: Option<StageError>,
     /// Versions applied (up) or rolled back (down) in this run, ascending.
     pub versions: Vec<u64>,
@@ -153,6 +179,7 @@ pub struct StageReport {
     pub baseline: u64,
     /// How many variables the stage exports after the run.
     pub exported: usize,
+    /// How long it took, lock and state included.
     pub duration: Duration,
     /// The stage's `on_failure`.
     pub on_failure: OnFailure,
@@ -186,6 +213,7 @@ impl StageReport {
 /// What a whole `stages up` / `stages down` did.
 #[derive(Debug)]
 pub struct RunReport {
+    /// Up or down.
     pub direction: Direction,
     /// Every selected stage, in the run's order.
     pub stages: Vec<StageReport>,
@@ -487,9 +515,8 @@ impl<'a> Executor<'a> {
         if let Some(cfg) = self.projects.configs.get(name) {
             let started = now_rfc3339();
             let recorded = (|| -> Result<(), StateError> {
-                let _lock = execute::lock_path(cfg)
-                    .map(|p| RunLock::acquire(&p, &format!("apirun stages (stage {name})")))
-                    .transpose()?;
+                let _lock =
+                    crate::state::acquire_run_lock(cfg, &format!("apirun stages (stage {name})"))?;
                 let mut store = execute::open_store(cfg)?;
                 r.exported = exported(store.as_ref())?.len();
                 store.record_stage_run(&stage_run(name, &r, &started))
@@ -540,7 +567,7 @@ impl<'a> Executor<'a> {
                 let state = StageState::read(cfg, up).map_err(|source| StageError::Upstream {
                     stage: stage.name.value.clone(),
                     upstream: up.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
                 if state.executed() {
                     Some(state.exported)
@@ -653,9 +680,8 @@ impl<'a> Executor<'a> {
         verb: &str,
         f: impl FnOnce(&mut dyn Store) -> Result<(), StateError>,
     ) -> Result<(), StageError> {
-        let _lock = execute::lock_path(cfg)
-            .map(|p| RunLock::acquire(&p, &format!("apirun stages {verb} (stage {name})")))
-            .transpose()?;
+        let _lock =
+            crate::state::acquire_run_lock(cfg, &format!("apirun stages {verb} (stage {name})"))?;
         let mut store = execute::open_store(cfg)?;
         f(store.as_mut())?;
         Ok(())
@@ -681,7 +707,11 @@ impl<'a> Executor<'a> {
             match condition::evaluate(&Renderer::new(), &c.value, &vars) {
                 Ok(true) => {}
                 Ok(false) => return Ok(Some(format!("condition `{}` is false", c.value.trim()))),
-                Err(e) => return Err(StageError::Condition(condition_problem(name, c, &e))),
+                Err(e) => {
+                    return Err(StageError::Condition(Box::new(condition_problem(
+                        name, c, &e,
+                    ))));
+                }
             }
         }
         if let Some((upstream, hint)) = upstream.not_executed {
@@ -767,6 +797,17 @@ impl<'a> Executor<'a> {
         report.baseline = to;
         report.reason = reason.map(str::to_string);
         self.events.stage_started(name, Direction::Down);
+        // A stage that never ran has nothing to roll back; inspecting it creates nothing.
+        if let Some(cfg) = self.projects.configs.get(name)
+            && matches!(cfg.store, StoreConfig::Sqlite(_))
+            && matches!(peek_store(cfg), Ok(None))
+        {
+            report.outcome = StageOutcome::RolledBack;
+            report.reason = Some("nothing to roll back: the stage has no state".into());
+            report.duration = began.elapsed();
+            self.events.stage_finished(&report);
+            return report;
+        }
         let result = self.prepared(name).and_then(|(stage, cfg)| {
             let migrations = self
                 .projects

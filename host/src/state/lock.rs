@@ -48,7 +48,7 @@ pub struct RunGuard(Guard);
 enum Guard {
     Nothing,
     File(RunLock),
-    Postgres(PgRunLock),
+    Postgres(Box<PgRunLock>),
 }
 
 impl RunGuard {
@@ -80,9 +80,9 @@ pub fn acquire_run_lock(config: &Config, command: &str) -> Result<RunGuard, Stat
         StoreConfig::Postgres(p) => {
             let target = PgTarget::from_config(p, &crate::config::env_pairs(config))?;
             let tables = TableNames::from_config(&p.options.tables);
-            Ok(RunGuard(Guard::Postgres(PgRunLock::acquire(
+            Ok(RunGuard(Guard::Postgres(Box::new(PgRunLock::acquire(
                 &target, &tables, command,
-            )?)))
+            )?))))
         }
     }
 }

@@ -81,11 +81,17 @@ pub enum PgErrorKind {
 /// libpq's `sslmode`, which apirun accepts in full (the client library knows only three).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
+    /// Plain TCP.
     Disable,
+    /// TLS when the server offers it (treated as `prefer`).
     Allow,
+    /// TLS when the server offers it; the certificate is not checked.
     Prefer,
+    /// TLS or no connection; the certificate is not checked.
     Require,
+    /// TLS with a certificate that chains to a trusted root.
     VerifyCa,
+    /// TLS with a trusted certificate that names the host.
     VerifyFull,
 }
 
@@ -155,11 +161,13 @@ impl PgTarget {
             if !is_template(value) {
                 return Ok(value.to_string());
             }
-            renderer.render(value, &vars).map_err(|e| StateError::Postgres {
-                store: at,
-                kind: PgErrorKind::Config,
-                message: format!("cannot render `store.postgres.{what}`: {e}"),
-            })
+            renderer
+                .render(value, &vars)
+                .map_err(|e| StateError::Postgres {
+                    store: at,
+                    kind: PgErrorKind::Config,
+                    message: format!("cannot render `store.postgres.{what}`: {e}"),
+                })
         };
         match &store.connection {
             PostgresConnection::Dsn(dsn) => {
@@ -322,6 +330,11 @@ impl PgTarget {
         self.tls
     }
 
+    /// The role name from the DSN (empty when it leaves it to the client's default).
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
     fn role(&self) -> &str {
         if self.user.is_empty() {
             "(default)"
@@ -391,9 +404,7 @@ impl PgTarget {
             }
             return self.error(
                 PgErrorKind::Unreachable,
-                format!(
-                    "cannot connect to PostgreSQL at {server} (database `{db}`): {msg}"
-                ),
+                format!("cannot connect to PostgreSQL at {server} (database `{db}`): {msg}"),
             );
         }
         let text = error_chain(e);
@@ -425,11 +436,15 @@ impl PgTarget {
                     "role `{role}` may not {doing} in database `{db}` at {server}: {}; {}",
                     dbe.message(),
                     if doing.starts_with("create") || doing.starts_with("upgrade") {
-                        "grant it CREATE on the schema (e.g. `GRANT CREATE ON SCHEMA public TO ...`), \
-                         or let an owner create the tables first; see docs/postgres.md"
+                        format!(
+                            "grant it CREATE on the schema (`GRANT CREATE ON SCHEMA <schema> TO {role}`), \
+                             or let the tables' owner create or upgrade them first; see docs/postgres.md"
+                        )
                     } else {
-                        "grant it SELECT, INSERT, UPDATE and DELETE on the store's tables and USAGE on \
-                         their sequences; see docs/postgres.md"
+                        format!(
+                            "grant it SELECT, INSERT, UPDATE and DELETE on the store's tables and USAGE on \
+                             their sequences (`GRANT ... TO {role}`); see docs/postgres.md"
+                        )
                     }
                 ),
             ),
@@ -441,6 +456,13 @@ impl PgTarget {
                     dbe.detail().map(|d| format!(" ({d})")).unwrap_or_default()
                 ),
             ),
+            None if !lost_connection(e) => self.error(
+                PgErrorKind::Query,
+                format!(
+                    "cannot {doing} in database `{db}` at {server}: {}",
+                    error_chain(e)
+                ),
+            ),
             None => self.error(
                 PgErrorKind::Unreachable,
                 format!(
@@ -450,6 +472,21 @@ impl PgTarget {
             ),
         }
     }
+}
+
+/// Whether a failed statement failed because the connection is gone.
+fn lost_connection(e: &::postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.is::<std::io::Error>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// An error and its causes, one line.
@@ -497,7 +534,11 @@ fn split_dsn(dsn: &str) -> Result<SplitDsn, String> {
             None => (dsn, None),
         };
         let mut kept = Vec::new();
-        for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        for pair in query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             match k {
                 "sslmode" => out.sslmode = Some(percent_decode(v)),
@@ -620,12 +661,14 @@ mod tls {
     use std::path::Path;
     use std::sync::Arc;
 
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
     use rustls::client::WebPkiServerVerifier;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
     use rustls::crypto::CryptoProvider;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-    use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+    use rustls::{
+        CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    };
 
     use super::TlsMode;
 
@@ -842,7 +885,10 @@ impl Tables {
     fn schemas(&self) -> Vec<String> {
         let mut out: Vec<String> = [&self.migrations, &self.runs, &self.env]
             .iter()
-            .filter_map(|q| q.split_once("\".\"").map(|(s, _)| s.trim_matches('"').to_string()))
+            .filter_map(|q| {
+                q.split_once("\".\"")
+                    .map(|(s, _)| s.trim_matches('"').to_string())
+            })
             .collect();
         out.sort();
         out.dedup();
@@ -863,13 +909,6 @@ impl Tables {
 /// `to_char` of a timestamp column in the SQLite store's text format, UTC.
 fn ts(column: &str) -> String {
     format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
-}
-
-fn version_param(version: u64) -> Result<i64, StateError> {
-    i64::try_from(version).map_err(|_| StateError::Open {
-        path: "postgres".into(),
-        message: format!("version {version} is too large for a BIGINT column"),
-    })
 }
 
 fn millis(d: Duration) -> i64 {
@@ -903,6 +942,15 @@ impl PostgresStore {
         };
         store.ensure_schema()?;
         Ok(store)
+    }
+
+    fn version_param(&self, version: u64) -> Result<i64, StateError> {
+        i64::try_from(version).map_err(|_| {
+            self.target.error(
+                PgErrorKind::Query,
+                format!("version {version} is too large for a BIGINT column"),
+            )
+        })
     }
 
     /// The connection, reopened if the server closed it since the last statement.
@@ -1000,7 +1048,9 @@ impl PostgresStore {
         let t = &self.t;
         let mut client = self.client()?;
         let err = |doing: &'static str| move |e: ::postgres::Error| target.query_error(&e, doing);
-        let mut tx = client.transaction().map_err(err("create the store's tables"))?;
+        let mut tx = client
+            .transaction()
+            .map_err(err("create the store's tables"))?;
         tx.execute(
             "SELECT pg_advisory_xact_lock($1, $2)",
             &[&LOCK_CLASS, &INIT_LOCK],
@@ -1013,7 +1063,9 @@ impl PostgresStore {
                     &[&schema],
                 )
                 .map_err(err("create the store's schema"))?;
-            let exists: bool = exists.try_get(0).map_err(err("create the store's schema"))?;
+            let exists: bool = exists
+                .try_get(0)
+                .map_err(err("create the store's schema"))?;
             if !exists {
                 tx.batch_execute(&format!("CREATE SCHEMA {}", quote_table(&schema)))
                     .map_err(err("create the store's schema"))?;
@@ -1250,7 +1302,7 @@ impl Store for PostgresStore {
              VALUES ($1, $2, 0, FALSE, now(), 'started', $3, $4, $5) RETURNING id::bigint",
             self.t.runs
         );
-        let version = version_param(start.version)?;
+        let version = self.version_param(start.version)?;
         let pid = i64::from(std::process::id());
         let rows = self.query(
             &sql,
@@ -1278,7 +1330,7 @@ impl Store for PostgresStore {
         start: RunStart<'_>,
         outcome: &Outcome,
     ) -> Result<(), StateError> {
-        let version = version_param(start.version)?;
+        let version = self.version_param(start.version)?;
         let target = &self.target;
         let t = &self.t;
         let err = |e: ::postgres::Error| target.query_error(&e, "record a finished migration");
@@ -1292,7 +1344,7 @@ impl Store for PostgresStore {
         tx.execute(
             &format!(
                 "UPDATE {} SET state = 'succeeded', failed = FALSE, status_code = $2, body = $3,
-                 env_json = $4, finished_at = now(), duration_ms = $5, error = NULL WHERE id = $1",
+                 env_json = $4, finished_at = now(), duration_ms = $5, error = NULL WHERE id = $1::bigint",
                 t.runs
             ),
             &[
@@ -1351,7 +1403,7 @@ impl Store for PostgresStore {
     fn fail(&mut self, run_id: i64, outcome: &Outcome) -> Result<(), StateError> {
         let sql = format!(
             "UPDATE {} SET state = 'failed', failed = TRUE, status_code = $2, body = $3, env_json = $4,
-             finished_at = now(), duration_ms = $5, error = $6 WHERE id = $1",
+             finished_at = now(), duration_ms = $5, error = $6 WHERE id = $1::bigint",
             self.t.runs
         );
         self.execute(
@@ -1379,7 +1431,7 @@ impl Store for PostgresStore {
             .query_opt(
                 &format!(
                     "SELECT version::bigint, direction, name, checksum FROM {}
-                     WHERE id = $1 AND state = 'started' FOR UPDATE",
+                     WHERE id = $1::bigint AND state = 'started' FOR UPDATE",
                     t.runs
                 ),
                 &[&run_id],
@@ -1395,7 +1447,7 @@ impl Store for PostgresStore {
         tx.execute(
             &format!(
                 "UPDATE {} SET state = 'resolved', failed = $2, finished_at = now(), error = $3
-                 WHERE id = $1",
+                 WHERE id = $1::bigint",
                 t.runs
             ),
             &[
@@ -1534,7 +1586,10 @@ impl PgRunLock {
     }
 
     /// Who holds the lock of this store now, if anyone (for `status`); takes nothing.
-    pub fn holder(target: &PgTarget, tables: &TableNames) -> Result<Option<LockHolder>, StateError> {
+    pub fn holder(
+        target: &PgTarget,
+        tables: &TableNames,
+    ) -> Result<Option<LockHolder>, StateError> {
         let t = Tables::new(tables)?;
         let mut client = target.connect(None)?;
         let key = lock_key(target, &mut client, &t)?;
@@ -1654,8 +1709,8 @@ mod tests {
         assert!(!format!("{t:?}").contains("s3cr3t"));
         assert_eq!(mask::text("x s3cr3t-pw y"), format!("x {} y", mask::MASK));
 
-        let t = PgTarget::parse("host=10.0.0.1 user=ops dbname=x sslmode=verify-ca")
-            .expect("parse");
+        let t =
+            PgTarget::parse("host=10.0.0.1 user=ops dbname=x sslmode=verify-ca").expect("parse");
         assert_eq!(t.to_string(), "postgres://ops@10.0.0.1:5432/x");
         assert_eq!(t.tls(), TlsMode::VerifyCa);
 
