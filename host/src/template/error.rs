@@ -103,37 +103,10 @@ pub(crate) fn missing_hint<'a>(
     }
 }
 
-/// The known name closest to `name`, if close enough to be a plausible typo.
+/// The known name closest to `name`, if close enough to be a plausible typo (the name itself
+/// is not a suggestion).
 fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = name.to_lowercase();
-    let max = (name.chars().count() / 3).max(1);
-    known
-        .filter(|k| *k != name)
-        .map(|k| {
-            let d = if k.to_lowercase() == lower {
-                0
-            } else {
-                levenshtein(&lower, &k.to_lowercase())
-            };
-            (d, k)
-        })
-        .filter(|(d, _)| *d <= max)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    crate::report::did_you_mean(name, known.filter(|k| *k != name))
 }
 
 #[cfg(test)]
