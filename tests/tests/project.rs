@@ -881,3 +881,77 @@ fn save_response_body_records_the_body() {
         vec![vec![r#"{"id":"x1","items":[1,2,3]}"#.to_string()]]
     );
 }
+
+#[test]
+fn logging_json_and_level_from_config() {
+    let api = ok_api();
+    let p = Project::new();
+    p.write(
+        "config/config.yaml",
+        &config(&api, "logging:\n  level: info\n  format: json\n"),
+    );
+    p.write("config/migration/001_a.yaml", "up:\n  name: a\n  request:\n    method: GET\n    url: \"{{.base}}/a?token=abc123secret\"\n");
+    let run = p.apirun(&["up"]);
+    run.ok();
+    let lines: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "http request"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("abc123secret"),
+        "query secrets are masked: {}",
+        run.stderr
+    );
+
+    p.write(
+        "config/config.yaml",
+        &config(&api, "logging:\n  level: warn\n"),
+    );
+    p.write(
+        "config/migration/002_b.yaml",
+        "up:\n  name: b\n  request:\n    method: GET\n    url: \"{{.base}}/b\"\n",
+    );
+    let quiet = p.apirun(&["up"]);
+    quiet.ok();
+    assert!(!quiet.stderr.contains("http request"), "{}", quiet.stderr);
+}
+
+#[test]
+fn status_shows_who_holds_the_lock_and_the_history() {
+    let api = MockApi::start(|r: &Received| match r.path() {
+        "/slow" => Reply::json(201, json!({})).delayed(1500),
+        _ => Reply::json(200, json!({})),
+    });
+    let p = Project::new();
+    p.write("config/config.yaml", &config(&api, ""));
+    p.write(
+        "config/migration/001_slow.yaml",
+        "up:\n  name: slow\n  request:\n    method: POST\n    url: \"{{.base}}/slow\"\n",
+    );
+    let child = spawn_up(&p);
+    wait_until("the request", || api.count("POST", "/slow") == 1);
+    let status = p.apirun(&["status"]);
+    status.ok();
+    assert!(status.stdout.contains("locked: pid"), "{}", status.stdout);
+    assert!(status.stdout.contains("apirun up"), "{}", status.stdout);
+    let out = child.wait_with_output().expect("run");
+    assert!(out.status.success());
+    let history = p.apirun(&["status", "--history"]);
+    assert!(!history.stdout.contains("locked:"), "{}", history.stdout);
+    assert!(
+        history
+            .stdout
+            .contains("history:\n#1 v=1 dir=up code=201 failed=false at="),
+        "{}",
+        history.stdout
+    );
+}
