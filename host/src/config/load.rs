@@ -105,7 +105,9 @@ fn decode(
     };
 
     let (migrate_dir, migrate_dir_location) = match f.string("migrate_dir", &mut p) {
-        Some(s) if !s.value.trim().is_empty() => (dir.join(s.value.trim()), Some(s.location)),
+        Some(s) if !s.value.trim().is_empty() => {
+            (super::resolve_path(&dir, s.value.trim()), Some(s.location))
+        }
         _ => (dir.clone(), None),
     };
     let env = f
@@ -451,7 +453,7 @@ fn store(top: &Fields<'_>, dir: &Path, migrate_dir: &Path, p: &mut Problems) -> 
                     let resolved = if raw == ":memory:" {
                         PathBuf::from(raw)
                     } else {
-                        dir.join(raw)
+                        super::resolve_path(dir, raw)
                     };
                     StoreConfig::Sqlite(SqliteStore {
                         path: resolved,
@@ -857,7 +859,7 @@ fn plugins(node: &Node, dir: &Path, p: &mut Problems) -> Vec<PluginConfig> {
             false
         });
         let file = f.required_string("path", p).and_then(|s| {
-            let resolved = dir.join(&s.value);
+            let resolved = super::resolve_path(dir, &s.value);
             if !resolved.is_file() {
                 p.push(
                     Diagnostic::at(

@@ -24,6 +24,30 @@ pub(crate) mod yaml;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod path_tests {
+    use super::resolve_path;
+    use std::path::Path;
+
+    #[test]
+    fn drops_dot_and_folds_dot_dot() {
+        assert_eq!(
+            resolve_path(Path::new("setup"), "./state.db"),
+            Path::new("setup/state.db")
+        );
+        assert_eq!(
+            resolve_path(Path::new("a/b"), "../c/./d.yaml"),
+            Path::new("a/c/d.yaml")
+        );
+        assert_eq!(resolve_path(Path::new("."), "x"), Path::new("x"));
+        assert_eq!(resolve_path(Path::new(""), "../x"), Path::new("../x"));
+        assert_eq!(
+            resolve_path(Path::new("/p/q"), "/abs/f"),
+            Path::new("/abs/f")
+        );
+    }
+}
+
 use std::path::PathBuf;
 
 pub use bridge::{allowed_hosts, client_settings, env_pairs, save_response_body};
@@ -35,6 +59,33 @@ pub use model::{
     PluginConfig, PluginLimits, PostgresConnection, PostgresParams, PostgresStore, SqliteStore,
     StoreConfig, StoreOptions, TableNames, TlsVersion, WaitConfig, WaitMethod,
 };
+
+/// `rel` resolved against `base` (the folder of the file that names it), with `.` components
+/// dropped and `..` folded where it can be without touching the file system, so paths print
+/// as people write them (`setup/state.db`, not `setup/./state.db`).
+pub(crate) fn resolve_path(base: &std::path::Path, rel: &str) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in base.join(rel).components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let last_is_normal =
+                    matches!(out.components().next_back(), Some(Component::Normal(_)));
+                if last_is_normal {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
 
 impl Config {
     /// Where the CLI looks for the config when `--config` is not given (as the Go original).

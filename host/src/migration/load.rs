@@ -383,7 +383,7 @@ impl Ctx<'_> {
 
     fn body_file(&self, file: Located<String>, p: &mut Problems) -> Option<Located<PathBuf>> {
         let raw = file.value.trim();
-        let resolved = self.dir.join(raw);
+        let resolved = crate::config::resolve_path(&self.dir, raw);
         // A templated path can only be checked once rendered.
         if !raw.contains("{{") && !resolved.is_file() {
             p.push(
