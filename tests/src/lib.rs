@@ -1,6 +1,8 @@
 //! Support for end-to-end tests: a loopback HTTP API that records what it receives, project
 //! folders in temporary directories, and a way to run the apirun command line.
 
+pub mod golden;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -281,7 +283,8 @@ pub fn apirun_command() -> Command {
         .unwrap_or_else(|| std::env::temp_dir().join("apirun-test-cache"));
     cmd.env("APIRUN_CACHE_DIR", cache)
         .env("NO_COLOR", "1")
-        .env_remove("APIRUN_CONFIG");
+        .env_remove("APIRUN_CONFIG")
+        .env_remove("APIRUN_OUTPUT");
     cmd
 }
 

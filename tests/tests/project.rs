@@ -550,7 +550,9 @@ fn editing_an_applied_migration_is_reported() {
         status.stdout
     );
     let validate = p.apirun(&["validate"]);
-    validate.expect_code(2);
+    // An edited applied file conflicts with the recorded state (exit 3, docs/cli.md), unlike a
+    // mistake in a file (2).
+    validate.expect_code(3);
     assert!(
         validate.stderr.contains("changed after it was applied"),
         "{}",
@@ -706,6 +708,93 @@ fn a_crash_mid_request_leaves_an_in_doubt_record_that_blocks_until_resolved() {
         "SELECT version FROM schema_migrations ORDER BY version",
     );
     assert_eq!(rows, vec![vec!["1".to_string()], vec!["2".to_string()]]);
+}
+
+/// A run records the start of migration N+1 in the same commit as the success of N (one
+/// durable commit per migration). Seen from the API, at the moment each request arrives: its
+/// own migration is already durably recorded as started, every earlier one as succeeded.
+#[test]
+fn every_request_finds_its_migration_recorded_as_started_and_the_earlier_ones_finished() {
+    let p = Project::new();
+    let db = p.path().join("config/migration/apirun.db");
+    let seen: Arc<std::sync::Mutex<Vec<(String, Vec<String>)>>> = Arc::default();
+    let log = seen.clone();
+    let api = MockApi::start(move |r: &Received| {
+        // The state as another process would read it while the request is in flight.
+        let conn = rusqlite::Connection::open(&db).expect("open state");
+        let mut stmt = conn
+            .prepare("SELECT version, direction, state FROM migration_runs ORDER BY id")
+            .expect("prepare");
+        let rows: Vec<String> = stmt
+            .query_map([], |row| {
+                Ok(format!(
+                    "{} {} {}",
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?
+                ))
+            })
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        log.lock()
+            .expect("log")
+            .push((format!("{} {}", r.method, r.path()), rows));
+        Reply::json(201, json!({"id": "x"}))
+    });
+    p.write("config/config.yaml", &config(&api, ""));
+    for v in 1..=3 {
+        p.write(
+            &format!("config/migration/00{v}_m.yaml"),
+            &format!(
+                "up:\n  request:\n    method: POST\n    url: \"{{{{.base}}}}/m{v}\"\n\
+                 down:\n  method: DELETE\n  url: \"{{{{.base}}}}/m{v}\"\n"
+            ),
+        );
+    }
+    p.apirun(&["up"]).ok();
+    p.apirun(&["down", "--to", "1"]).ok();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let seen = seen.lock().expect("log").clone();
+    assert_eq!(
+        seen,
+        vec![
+            ("POST /m1".to_string(), s(&["1 up started"])),
+            (
+                "POST /m2".to_string(),
+                s(&["1 up succeeded", "2 up started"])
+            ),
+            (
+                "POST /m3".to_string(),
+                s(&["1 up succeeded", "2 up succeeded", "3 up started"])
+            ),
+            (
+                "DELETE /m3".to_string(),
+                s(&[
+                    "1 up succeeded",
+                    "2 up succeeded",
+                    "3 up succeeded",
+                    "3 down started"
+                ])
+            ),
+            (
+                "DELETE /m2".to_string(),
+                s(&[
+                    "1 up succeeded",
+                    "2 up succeeded",
+                    "3 up succeeded",
+                    "3 down succeeded",
+                    "2 down started"
+                ])
+            ),
+        ]
+    );
+    // Nothing is left started once the run is over.
+    let rows = p.sql_rows(
+        "config/migration/apirun.db",
+        "SELECT COUNT(*) FROM migration_runs WHERE state = 'started'",
+    );
+    assert_eq!(rows, vec![vec!["0".to_string()]]);
 }
 
 #[test]
@@ -888,7 +977,7 @@ fn logging_json_and_level_from_config() {
     let p = Project::new();
     p.write(
         "config/config.yaml",
-        &config(&api, "logging:\n  level: info\n  format: json\n"),
+        &config(&api, "logging:\n  level: debug\n  format: json\n"),
     );
     p.write("config/migration/001_a.yaml", "up:\n  name: a\n  request:\n    method: GET\n    url: \"{{.base}}/a?token=abc123secret\"\n");
     let run = p.apirun(&["up"]);
@@ -899,13 +988,13 @@ fn logging_json_and_level_from_config() {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
         .collect();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l["fields"]["message"] == "http request"),
-        "{}",
-        run.stderr
-    );
+    for message in ["http request", "outbound request"] {
+        assert!(
+            lines.iter().any(|l| l["fields"]["message"] == message),
+            "{message}: {}",
+            run.stderr
+        );
+    }
     assert!(
         !run.stderr.contains("abc123secret"),
         "query secrets are masked: {}",
@@ -922,7 +1011,7 @@ fn logging_json_and_level_from_config() {
     );
     let quiet = p.apirun(&["up"]);
     quiet.ok();
-    assert!(!quiet.stderr.contains("http request"), "{}", quiet.stderr);
+    assert!(!quiet.stderr.contains("outbound request"), "{}", quiet.stderr);
 }
 
 #[test]

@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// apirun: API migrations — versioned YAML files of HTTP calls, applied exactly once, each
 /// step run in a sandboxed WebAssembly component.
 #[derive(Debug, Parser)]
 #[command(name = "apirun", version, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  apirun up --config config/config.yaml\n  apirun status --history\n  apirun stages up --dry-run --config stages.yaml"
+    after_help = "Examples:\n  apirun up --config config/config.yaml\n  apirun status --history\n  apirun up --output json --report-junit apirun.xml   # for CI\n  apirun stages up --dry-run --config stages.yaml\n\nExit codes: 0 success, 1 a step failed, 2 usage or input error, 3 state conflict (locked, in doubt, changed applied file), 4 a plugin hit a limit, 5 internal error."
 )]
 pub struct Cli {
     /// Path of config.yaml (default ./config/config.yaml; for `stages`, stages.yaml).
@@ -24,15 +24,36 @@ pub struct Cli {
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Result format on stdout: `text` for people, `json` for programs (one document; progress
+    /// then goes to stderr).
+    #[arg(
+        long,
+        short = 'o',
+        global = true,
+        value_enum,
+        default_value_t = OutputFormat::Text,
+        env = "APIRUN_OUTPUT"
+    )]
+    pub output: OutputFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// What stdout holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON document (fields documented in docs/cli.md).
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply pending migrations in version order.
     #[command(
-        after_help = "Examples:\n  apirun up\n  apirun up --to 3\n  apirun up --dry-run\n  echo 'Test: {{.vpc_id}}' | apirun up --dry-run   # render a template against the project's variables"
+        after_help = "Examples:\n  apirun up\n  apirun up --to 3\n  apirun up --dry-run\n  apirun up --output json --report-junit apirun.xml\n  echo 'Test: {{.vpc_id}}' | apirun up --dry-run   # render a template against the project's variables"
     )]
     Up(UpArgs),
     /// Roll back applied migrations above a version.
@@ -41,7 +62,9 @@ pub enum Command {
     )]
     Down(DownArgs),
     /// Show applied and pending migrations.
-    #[command(after_help = "Examples:\n  apirun status\n  apirun status --history")]
+    #[command(
+        after_help = "Examples:\n  apirun status\n  apirun status --history\n  apirun status --output json | jq .pending"
+    )]
     Status(StatusArgs),
     /// Create a new, timestamped migration file.
     #[command(after_help = "Example:\n  apirun create \"create realm\"")]
@@ -58,23 +81,72 @@ pub enum Command {
     )]
     Resolve(ResolveArgs),
     /// The same commands under `migrate` (`apirun migrate up`).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  apirun migrate up\n  apirun migrate status"
+    )]
     Migrate(MigrateCommand),
     /// Multi-stage runs from a stages.yaml (`--config`, default ./stages.yaml).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  apirun stages validate\n  apirun stages up --dry-run\n  apirun stages up --report-junit stages.xml\n  apirun stages status --output json\n  apirun stages graph --format dot | dot -Tsvg > stages.svg"
+    )]
     Stages(super::stages::StagesCommand),
     /// Step plugins: list the step types a project can use, inspect a component, start a new one.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  apirun plugin list\n  apirun plugin inspect plugins/job.wasm\n  apirun plugin new notify"
+    )]
     Plugin(super::plugin::PluginCommand),
+    /// Print the JSON Schema of config.yaml, migration files or stages.yaml, for editors.
+    #[command(
+        after_help = "Examples:\n  apirun schema config > config.schema.json\n  apirun schema migration > migration.schema.json\n  # then, first line of a YAML file:\n  # yaml-language-server: $schema=./config.schema.json"
+    )]
+    Schema(SchemaArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  apirun completions bash > ~/.local/share/bash-completion/completions/apirun\n  apirun completions zsh > ~/.zfunc/_apirun\n  apirun completions fish > ~/.config/fish/completions/apirun.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+/// Which file's schema `apirun schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// A project's config.yaml.
+    Config,
+    /// A migration file (`NNN_name.yaml`).
+    Migration,
+    /// stages.yaml.
+    Stages,
+}
+
+/// `apirun schema KIND`.
+#[derive(Debug, Args, Clone)]
+pub struct SchemaArgs {
+    /// The kind of file.
+    #[arg(value_enum)]
+    pub kind: SchemaKind,
+}
+
+/// `apirun completions SHELL`.
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Same as `apirun up`.
+    #[command(after_help = "Example:\n  apirun migrate up --config config/config.yaml")]
     Up(UpArgs),
     /// Same as `apirun down`.
+    #[command(after_help = "Example:\n  apirun migrate down --to 0")]
     Down(DownArgs),
     /// Same as `apirun status`.
+    #[command(after_help = "Example:\n  apirun migrate status")]
     Status(StatusArgs),
 }
 
@@ -86,6 +158,9 @@ pub struct UpArgs {
     /// Render and print every request; send nothing, record nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also write a JUnit XML report here: one test case per migration step.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -100,6 +175,9 @@ pub struct DownArgs {
     /// Render and print every request; send nothing, record nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also write a JUnit XML report here: one test case per migration step.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

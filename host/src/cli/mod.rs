@@ -5,6 +5,7 @@ mod commands;
 pub mod exit;
 mod output;
 mod plugin;
+mod progress;
 mod stages;
 
 use std::process::ExitCode;
@@ -37,10 +38,21 @@ where
             return code;
         }
     };
+    output::init(&cli);
     match commands::run(&cli) {
         Ok(()) => exit::SUCCESS,
         Err(failure) => {
-            eprint!("{}", failure.render());
+            // With --output json, stdout always holds one document: the command's own, or
+            // this one for a failure before the command had anything to say.
+            if output::json() && !output::json_emitted() {
+                output::emit_json(&serde_json::json!({
+                    "command": commands::name(&cli.command),
+                    "ok": false,
+                    "exit_code": failure.code,
+                    "error": failure.report(),
+                }));
+            }
+            output::eprint(&failure.render_styled(output::color_stderr()));
             failure.code
         }
     }

@@ -1,14 +1,233 @@
-//! What commands print: log setup and the progress of a run.
+//! Where and how commands print: the streams, colour, spinners, logs and JSON.
+//!
+//! - **stdout** holds results: progress lines and summaries in text mode, exactly one JSON
+//!   document with `--output json` (progress lines then go to stderr, so a pipe gets only JSON).
+//! - **stderr** holds logs, errors (rendered once, by `exit`), and on a terminal the spinners.
+//! - **Colour** only when the stream is a terminal, `NO_COLOR` is unset and `TERM` is not
+//!   `dumb`. **Spinners** only when stderr is a terminal and neither `--quiet` nor `TERM=dumb`;
+//!   everything else is line-oriented, one line per event, for CI logs and pipes.
+//!
+//! The spinners live in one process-wide [`MultiProgress`] so parallel stages show together;
+//! every other write to the terminal (progress lines, logs) goes through it, so a line never
+//! lands in the middle of a spinner.
 
 use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::{LogFormat, LogLevel, LoggingConfig};
-use crate::execute::{Observer, RenderedStep, StepResult};
-use crate::migration::Migration;
 use crate::report::mask;
-use crate::state::{Direction, Outcome};
 
 use super::Cli;
+use super::args::OutputFormat;
+
+/// How this process prints, decided once from the command line and the terminal.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    json: bool,
+    quiet: bool,
+    color_stdout: bool,
+    color_stderr: bool,
+}
+
+static MODE: OnceLock<Mode> = OnceLock::new();
+static LIVE: OnceLock<MultiProgress> = OnceLock::new();
+static JSON_EMITTED: AtomicBool = AtomicBool::new(false);
+
+fn mode() -> Mode {
+    MODE.get().copied().unwrap_or(Mode {
+        json: false,
+        quiet: false,
+        color_stdout: false,
+        color_stderr: false,
+    })
+}
+
+fn colour_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+/// Decide how this process prints (the first call wins).
+pub fn init(cli: &Cli) {
+    let json = cli.output == OutputFormat::Json;
+    let mode = Mode {
+        json,
+        quiet: cli.quiet,
+        color_stdout: std::io::stdout().is_terminal() && colour_allowed(),
+        color_stderr: std::io::stderr().is_terminal() && colour_allowed(),
+    };
+    let _ = MODE.set(mode);
+    JSON_EMITTED.store(false, Ordering::SeqCst);
+    let spinners = std::io::stderr().is_terminal()
+        && !cli.quiet
+        && std::env::var("TERM").map_or(true, |t| t != "dumb");
+    if spinners {
+        let _ = LIVE.set(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+    }
+}
+
+/// Whether `--output json` is in effect.
+pub fn json() -> bool {
+    mode().json
+}
+
+/// Whether `--quiet` is in effect.
+pub fn quiet() -> bool {
+    mode().quiet
+}
+
+/// Whether errors on stderr may be coloured.
+pub fn color_stderr() -> bool {
+    mode().color_stderr
+}
+
+/// Run `f` with the spinners cleared, so what it writes is not overdrawn.
+fn suspended<R>(f: impl FnOnce() -> R) -> R {
+    match LIVE.get() {
+        Some(live) => live.suspend(f),
+        None => f(),
+    }
+}
+
+/// A progress line: on stdout in text mode, on stderr with `--output json`; nothing with
+/// `--quiet`. Masked.
+pub fn say(text: &str) {
+    if quiet() {
+        return;
+    }
+    always_say(text);
+}
+
+/// A progress line that is shown even with `--quiet` (failures).
+pub fn always_say(text: &str) {
+    let text = mask::text(text);
+    suspended(|| {
+        if json() {
+            let _ = writeln!(std::io::stderr().lock(), "{}", strip_style(&text));
+        } else {
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        }
+    });
+}
+
+/// A result line of text mode (printed even with `--quiet`; not with `--output json`, whose
+/// document says the same). Masked.
+pub fn result(text: &str) {
+    if json() {
+        return;
+    }
+    let text = mask::text(text);
+    suspended(|| {
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    });
+}
+
+/// Print the command's JSON document on stdout (the one document of `--output json`).
+pub fn emit_json(value: &impl serde::Serialize) {
+    let text = serde_json::to_string_pretty(value)
+        .unwrap_or_else(|e| format!("{{\"error\": \"cannot serialize the result: {e}\"}}"));
+    // Every field was masked when it was made; masking the document too costs little and
+    // catches a field someone forgets (a secret inside a JSON string stays a JSON string).
+    let text = mask::text(&text);
+    JSON_EMITTED.store(true, Ordering::SeqCst);
+    suspended(|| {
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    });
+}
+
+/// Whether a command already printed its JSON document.
+pub fn json_emitted() -> bool {
+    JSON_EMITTED.load(Ordering::SeqCst)
+}
+
+/// Write to stderr between spinner frames (errors).
+pub fn eprint(text: &str) {
+    suspended(|| {
+        let _ = write!(std::io::stderr().lock(), "{text}");
+    });
+}
+
+/// What a word means, for colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Done as asked.
+    Good,
+    /// Failed.
+    Bad,
+    /// Skipped, not run.
+    Muted,
+    /// Needs attention.
+    Warn,
+    /// Headings.
+    Strong,
+}
+
+/// `text` in the colour of `tone` when stdout is a colour terminal (and never in JSON mode,
+/// whose progress goes to stderr).
+pub fn paint(text: &str, tone: Tone) -> String {
+    let m = mode();
+    if !m.color_stdout || m.json {
+        return text.to_string();
+    }
+    style(text, tone)
+}
+
+/// `text` in the colour of `tone`, unconditionally.
+pub fn style(text: &str, tone: Tone) -> String {
+    let code = match tone {
+        Tone::Good => "32",
+        Tone::Bad => "1;31",
+        Tone::Muted => "2",
+        Tone::Warn => "33",
+        Tone::Strong => "1",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// `text` without ANSI colour sequences.
+pub fn strip_style(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A spinner on stderr, shown while something is in flight (a request, a running stage);
+/// `None` unless stderr is a terminal. Its text is masked.
+pub fn spinner(message: &str) -> Option<ProgressBar> {
+    let live = LIVE.get()?;
+    let bar = live.add(ProgressBar::new_spinner());
+    let style = ProgressStyle::with_template("{spinner} {msg} {elapsed:.dim}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    bar.set_style(style);
+    bar.set_message(mask::text(message));
+    bar.enable_steady_tick(Duration::from_millis(100));
+    Some(bar)
+}
+
+/// Remove a spinner.
+pub fn finish_spinner(bar: Option<ProgressBar>) {
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+        if let Some(live) = LIVE.get() {
+            live.remove(&bar);
+        }
+    }
+}
 
 /// Logs go to stderr; stdout is kept for results. The level comes from `-v`/`--quiet`, else
 /// the config's `logging.level`; `APIRUN_LOG` (a tracing filter) wins over both. The format
@@ -39,12 +258,12 @@ pub fn init_logging(cli: &Cli, logging: Option<&LoggingConfig>) {
         ))
     });
     let format = logging.map(|l| l.format).unwrap_or(LogFormat::Text);
-    let terminal = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let terminal = std::io::stderr().is_terminal() && colour_allowed();
     let ansi =
         terminal && (format == LogFormat::Color || logging.and_then(|l| l.color).unwrap_or(true));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_target(false);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
@@ -52,87 +271,29 @@ pub fn init_logging(cli: &Cli, logging: Option<&LoggingConfig>) {
     };
 }
 
-/// Prints a run's progress on stdout, one line per event.
-#[derive(Debug)]
-pub struct Progress {
-    quiet: bool,
-    dry_run: bool,
-}
+/// stderr for logs, written between spinner frames.
+struct LogWriter;
 
-impl Progress {
-    pub fn new(quiet: bool, dry_run: bool) -> Self {
-        Self { quiet, dry_run }
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        suspended(|| std::io::stderr().lock().write_all(buf))?;
+        Ok(buf.len())
     }
 
-    fn line(&self, text: &str) {
-        if !self.quiet {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", mask::text(text));
-        }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 
-fn file_name(m: &Migration) -> String {
-    m.path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| m.path.display().to_string())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Observer for Progress {
-    fn migration_started(&mut self, migration: &Migration, direction: Direction) {
-        let verb = match (direction, self.dry_run) {
-            (Direction::Up, false) => "applying",
-            (Direction::Down, false) => "rolling back",
-            (Direction::Up, true) => "would apply",
-            (Direction::Down, true) => "would roll back",
-        };
-        self.line(&format!(
-            "{verb} {} (version {})",
-            file_name(migration),
-            migration.version
-        ));
-    }
-
-    fn step_finished(&mut self, _migration: &Migration, step: &RenderedStep, result: &StepResult) {
-        let status = result
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into());
-        let what = if step.method.is_empty() {
-            format!("step `{}` ({} request(s))", step.step_type, result.requests)
-        } else {
-            format!("{} {}", step.method, mask::url(&step.url_with_queries()))
-        };
-        let mut text = format!("  {what} -> {status} ({} ms)", result.duration.as_millis());
-        if !result.outputs.is_empty() {
-            let names: Vec<&str> = result.outputs.iter().map(|(n, _)| n.as_str()).collect();
-            text.push_str(&format!(", extracted {}", names.join(", ")));
-        }
-        self.line(&text);
-    }
-
-    fn migration_finished(
-        &mut self,
-        migration: &Migration,
-        direction: Direction,
-        outcome: &Outcome,
-    ) {
-        let verb = match (direction, outcome.error.is_some()) {
-            (_, true) => "failed",
-            (Direction::Up, false) => "applied",
-            (Direction::Down, false) => "rolled back",
-        };
-        self.line(&format!(
-            "{verb} {} in {} ms",
-            file_name(migration),
-            outcome.duration.as_millis()
-        ));
-    }
-
-    fn dry_run_step(&mut self, _migration: &Migration, step: &RenderedStep) {
-        // A dry run's whole point is the requests, so they print even with --quiet.
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "  would send {}", step.describe_masked());
+    #[test]
+    fn strips_colour_sequences() {
+        assert_eq!(
+            strip_style(&format!("a {} c", style("b", Tone::Bad))),
+            "a b c"
+        );
     }
 }

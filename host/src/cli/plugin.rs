@@ -39,7 +39,7 @@ pub enum PluginCommand {
 /// Arguments of `apirun plugin list`.
 #[derive(Debug, Args, Clone)]
 pub struct ListArgs {
-    /// Print JSON instead of text.
+    /// Print JSON instead of text (the same as `--output json`).
     #[arg(long)]
     pub json: bool,
 }
@@ -49,7 +49,7 @@ pub struct ListArgs {
 pub struct InspectArgs {
     /// The component file (`.wasm`).
     pub file: PathBuf,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text (the same as `--output json`).
     #[arg(long)]
     pub json: bool,
 }
@@ -136,17 +136,14 @@ fn list(cli: &Cli, args: &ListArgs) -> Result<(), Failure> {
         entries.push(registered_entry(&runtime, p));
     }
 
-    if args.json {
+    if args.json || super::output::json() {
         let value = json!({
             "config": config.as_ref().map(|c| c.path.display().to_string()),
             "wit": format!("{}@{}", bindings::WIT_PACKAGE, bindings::WIT_VERSION),
             "top_level_allowed_hosts": top,
             "step_types": entries.iter().map(|e| entry_json(e, top.as_deref())).collect::<Vec<_>>(),
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string())
-        );
+        super::output::emit_json(&value);
     } else {
         if let Some(note) = &note {
             println!("note: {note}");
@@ -356,7 +353,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
         }
     })?;
     let compatible = inspection.compatibility.is_ok();
-    if args.json {
+    if args.json || super::output::json() {
         let value = json!({
             "file": args.file.display().to_string(),
             "size": inspection.size,
@@ -370,10 +367,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
             "compatible": compatible,
             "host_wit": format!("{}@{}", bindings::WIT_PACKAGE, bindings::WIT_VERSION),
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_else(|_| value.to_string())
-        );
+        super::output::emit_json(&value);
     } else {
         print!("{}", inspection_text(&args.file, &inspection));
     }

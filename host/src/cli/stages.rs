@@ -1,27 +1,34 @@
 //! `apirun stages up|down|status|validate`: multi-stage runs from a stages.yaml.
 //!
 //! What is printed: progress on stdout, one line per event, each line of a stage prefixed with
-//! `[stage]` so parallel stages stay readable; logs (the INFO `stage executed successfully`,
+//! `[stage]` so parallel stages stay readable (on a terminal, a spinner per running stage shows
+//! the request in flight); a summary at the end; logs (the INFO `stage executed successfully`,
 //! the WARN `variable not found in dependent stage`) on stderr; errors on stderr as
 //! `Error: ...` with the file:line of the mistake, worded as the troubleshooting guide quotes
-//! them.
+//! them. With `--output json`, stdout holds one JSON document instead (see docs/cli.md).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::ProgressBar;
+use serde_json::{Value, json};
 
 use super::Cli;
 use super::exit::{self, Failure};
+use super::output::{self, Tone, paint};
+use super::progress::Progress;
 use crate::config;
-use crate::execute::{self, Observer, RenderedStep, StepResult};
+use crate::execute::{self, ExecError, Observer, RenderedStep, StepResult};
 use crate::migration::Migration;
+use crate::report::junit;
+use crate::report::run::{MigrationReport, StageCounts, StageRunReport, StagesRun, millis};
 use crate::report::{Diagnostic, mask};
 use crate::stages::{
-    self, Direction, Executor, Graph, Plan, Projects, RunReport, Selection, StageError,
-    StageEvents, StageOutcome, StageReport, StageStatus, fmt_duration,
+    self, DiagramFormat, Direction, Executor, Graph, Plan, Projects, RunReport, Selection,
+    StageError, StageEvents, StageOutcome, StageReport, StageStatus, fmt_duration,
 };
 use crate::state::{self, Outcome};
 
@@ -48,6 +55,31 @@ pub enum StagesCommand {
     /// Check stages.yaml and every stage's config and migrations, without sending anything.
     #[command(after_help = "Example:\n  apirun stages validate --config stages.yaml")]
     Validate,
+    /// Print the stage graph as Mermaid or Graphviz DOT, each stage annotated with its state.
+    #[command(
+        after_help = "Examples:\n  apirun stages graph > stages.mmd\n  apirun stages graph --format dot | dot -Tsvg > stages.svg\n  apirun stages graph --no-state   # the structure only, without reading any store"
+    )]
+    Graph(GraphArgs),
+}
+
+/// How `stages graph` draws.
+#[derive(Debug, Args, Clone)]
+pub struct GraphArgs {
+    /// The language: `mermaid` (renders in GitHub Markdown) or `dot` (Graphviz).
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+    /// Draw the structure only: do not read the stages' stores.
+    #[arg(long)]
+    pub no_state: bool,
+}
+
+/// The languages of `stages graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Mermaid `flowchart`.
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
 }
 
 /// Which stages `stages up|down` runs, and whether for real.
@@ -66,6 +98,10 @@ pub struct StagesRunArgs {
     /// Print the plan (batches and pending migrations of each stage); send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also write a JUnit XML report here: one test case per migration step, skipped stages
+    /// as skipped cases.
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
 }
 
 /// Run a `stages` subcommand.
@@ -75,6 +111,7 @@ pub fn run(cli: &Cli, command: &StagesCommand) -> Result<(), Failure> {
         StagesCommand::Down(a) => run_stages(cli, a, Direction::Down),
         StagesCommand::Status => status(cli),
         StagesCommand::Validate => validate(cli),
+        StagesCommand::Graph(a) => graph(cli, a),
     }
 }
 
@@ -85,9 +122,9 @@ fn stages_path(cli: &Cli) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("stages.yaml"))
 }
 
+/// A line of a command's result (text mode; printed even with `--quiet`).
 fn line(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", mask::text(text));
+    output::result(text);
 }
 
 /// Mistakes in the user's files, each rendered as `Error: <message>` with its location, the
@@ -106,7 +143,9 @@ fn problems(diagnostics: Vec<Diagnostic>) -> Failure {
     if count > 1 {
         text.push_str(&format!("{count} errors"));
     }
-    Failure::new(exit::USAGE, text.trim_end())
+    let mut f = Failure::new(exit::USAGE, text.trim_end());
+    f.located = diagnostics;
+    f
 }
 
 fn load_file(cli: &Cli) -> Result<stages::StagesFile, Failure> {
@@ -121,6 +160,7 @@ fn list(names: &[String]) -> String {
 // up / down
 
 fn run_stages(cli: &Cli, args: &StagesRunArgs, direction: Direction) -> Result<(), Failure> {
+    let began = Instant::now();
     let file = load_file(cli)?;
     let graph = Graph::new(&file);
     let selection = Selection {
@@ -133,28 +173,118 @@ fn run_stages(cli: &Cli, args: &StagesRunArgs, direction: Direction) -> Result<(
     let projects = Projects::load(&file, &selected).map_err(problems)?;
     if args.dry_run {
         let plan = stages::plan(&file, &graph, &projects, &selected, direction)?;
-        print_plan(&plan, &selection);
+        if output::json() {
+            output::emit_json(&plan_json(&plan, &selection));
+        } else {
+            print_plan(&plan, &selection);
+        }
         return Ok(());
     }
-    if !cli.quiet {
-        line(&format!(
-            "stages {} ({}): stages=\"{}\"",
-            direction.as_str(),
-            selection.describe(),
-            list(&selected)
-        ));
-    }
-    let events = Events { quiet: cli.quiet };
+    output::say(&format!(
+        "stages {} ({}): stages=\"{}\"",
+        direction.as_str(),
+        selection.describe(),
+        list(&selected)
+    ));
+    let events = Events::default();
     let executor = Executor::new(&file, &graph, &projects, &events);
     let report = match direction {
         Direction::Up => executor.up(&selected),
         Direction::Down => executor.down(&selected),
     };
-    print_summary(&report, cli.quiet);
-    match first_failure(report) {
-        Some(f) => Err(f),
-        None => Ok(()),
+    let duration_ms = millis(began.elapsed());
+    let records = events.into_records();
+    let stage_reports: Vec<StageRunReport> = report
+        .stages
+        .iter()
+        .map(|r| stage_json(r, &records))
+        .collect();
+    let rolled_back: Vec<StageRunReport> = report
+        .rolled_back
+        .iter()
+        .map(|r| stage_json(r, &records))
+        .collect();
+    if !output::json() {
+        print_summary(&report, duration_ms);
     }
+    let failure = first_failure(report);
+    let junit_failure = args.report_junit.as_deref().and_then(|path| {
+        let mut all = stage_reports.clone();
+        all.extend(rolled_back.iter().cloned());
+        let xml = mask::text(&junit::render(
+            &format!("apirun stages {}", direction.as_str()),
+            &junit::stage_suites(&all),
+        ));
+        super::commands::write_report(path, &xml).err()
+    });
+    if output::json() {
+        output::emit_json(&StagesRun {
+            command: format!("stages {}", direction.as_str()),
+            ok: failure.is_none(),
+            exit_code: failure.as_ref().map_or(exit::SUCCESS, |f| f.code),
+            dry_run: false,
+            duration_ms,
+            selection: selection.describe(),
+            counts: StageCounts::of(&stage_reports),
+            stages: stage_reports,
+            rolled_back,
+            error: failure.as_ref().map(Failure::report),
+        });
+    }
+    match (failure, junit_failure) {
+        (Some(f), _) | (None, Some(f)) => Err(f),
+        (None, None) => Ok(()),
+    }
+}
+
+/// One stage of a run, as data.
+fn stage_json(r: &StageReport, records: &BTreeMap<String, Vec<MigrationReport>>) -> StageRunReport {
+    let direction = r.direction.as_str();
+    StageRunReport {
+        name: r.name.clone(),
+        direction,
+        outcome: r.outcome.as_str(),
+        reason: r.reason.clone(),
+        error: r.error.as_ref().map(|e| mask::text(&e.to_string())),
+        duration_ms: millis(r.duration),
+        versions: r.versions.clone(),
+        extracted_vars: r.exported,
+        on_failure: r.on_failure.as_str(),
+        migrations: records
+            .get(&r.name)
+            .map(|all| {
+                all.iter()
+                    .filter(|m| m.direction == direction)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// The dry-run plan, as data.
+fn plan_json(plan: &Plan, selection: &Selection) -> Value {
+    json!({
+        "command": format!("stages {}", plan.direction.as_str()),
+        "ok": true,
+        "dry_run": true,
+        "direction": plan.direction.as_str(),
+        "selection": selection.describe(),
+        "order": plan.order,
+        "max_concurrent_stages": plan.max_concurrent,
+        "batches": plan.batches.iter().enumerate().map(|(i, batch)| json!({
+            "index": i + 1,
+            "parallel": batch.len() > 1,
+            "stages": batch.iter().map(|s| json!({
+                "name": s.name,
+                "config": s.config_path.display().to_string(),
+                "state": s.state,
+                "migrations": s.migrations.iter().map(|(v, f)| json!({"version": v, "file": f})).collect::<Vec<_>>(),
+                "condition": s.condition,
+                "notes": s.notes.iter().map(|n| mask::text(n)).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 fn print_plan(plan: &Plan, selection: &Selection) {
@@ -209,50 +339,66 @@ fn print_plan(plan: &Plan, selection: &Selection) {
     line("This is a dry run: nothing was sent and no state was changed");
 }
 
-fn print_summary(report: &RunReport, quiet: bool) {
+fn print_summary(report: &RunReport, duration_ms: u64) {
     let mut rows: Vec<&StageReport> = report.stages.iter().collect();
     rows.extend(report.rolled_back.iter());
-    if !quiet || report.failed() {
-        line("summary:");
+    let show = !output::quiet() || report.failed();
+    if show {
+        line(&paint("summary:", Tone::Strong));
         let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+        // The failure that fails the run is rendered once, as the error on stderr.
+        let rendered = report.failures().next();
+        let below = |r: &StageReport| rendered.is_some_and(|f| std::ptr::eq(f, r));
         for r in &report.stages {
-            line(&format!("  {}", summary_row(r, width)));
+            line(&format!("  {}", summary_row(r, width, below(r))));
         }
         for r in &report.rolled_back {
             line(&format!(
                 "  {} (rollback_on_failure)",
-                summary_row(r, width)
+                summary_row(r, width, below(r))
             ));
         }
     }
     let count = |o: StageOutcome| report.stages.iter().filter(|r| r.outcome == o).count();
     let total = report.stages.len();
+    let took = fmt_duration(Duration::from_millis(duration_ms));
     let text = match report.direction {
         Direction::Up if !report.failed() && count(StageOutcome::Failed) == 0 => format!(
-            "all {total} stage(s) done: {} succeeded, {} skipped",
+            "all {total} stage(s) done: {} succeeded, {} skipped in {took}",
             count(StageOutcome::Succeeded),
             count(StageOutcome::Skipped)
         ),
         Direction::Down if !report.failed() && count(StageOutcome::Failed) == 0 => format!(
-            "all {total} stage(s) rolled back ({} skipped)",
+            "all {total} stage(s) rolled back ({} skipped) in {took}",
             count(StageOutcome::Skipped)
         ),
         _ => format!(
-            "{} of {total} stage(s) failed: {}",
+            "{} of {total} stage(s) failed: {} (after {took})",
             count(StageOutcome::Failed),
             report.with_outcome(StageOutcome::Failed).join(", ")
         ),
     };
-    if !quiet || report.failed() {
-        line(&text);
+    if show {
+        let tone = if report.failed() {
+            Tone::Bad
+        } else {
+            Tone::Good
+        };
+        line(&paint(&text, tone));
     }
 }
 
-fn summary_row(r: &StageReport, width: usize) -> String {
+fn summary_row(r: &StageReport, width: usize, error_below: bool) -> String {
+    let tone = match r.outcome {
+        StageOutcome::Succeeded | StageOutcome::RolledBack => Tone::Good,
+        StageOutcome::Failed => Tone::Bad,
+        StageOutcome::Skipped => Tone::Warn,
+        StageOutcome::NotStarted => Tone::Muted,
+    };
     let mut text = format!(
-        "{:<width$}  {:<11}  {}",
+        "{:<width$}  {}  {:<7}",
         r.name,
-        r.outcome.as_str(),
+        paint(&format!("{:<11}", r.outcome.as_str()), tone),
         fmt_duration(r.duration)
     );
     match (r.direction, r.outcome) {
@@ -266,13 +412,15 @@ fn summary_row(r: &StageReport, width: usize) -> String {
         }
         _ => {}
     }
-    if let Some(d) = r.detail() {
+    if error_below {
+        text.push_str("  (error below)");
+    } else if let Some(d) = r.detail() {
         text.push_str(&format!("  ({d})"));
     }
     if r.outcome == StageOutcome::Failed && r.on_failure != stages::OnFailure::Stop {
         text.push_str(&format!(" [on_failure: {}]", r.on_failure.as_str()));
     }
-    text
+    text.trim_end().to_string()
 }
 
 fn list_versions(v: &[u64]) -> String {
@@ -325,10 +473,8 @@ fn stage_failure(prefix: &str, err: StageError) -> Failure {
                 (None, None) => String::new(),
             };
             Failure {
-                code: inner.code,
-                diagnostics: inner.diagnostics,
                 message: Some(format!("{prefix}: {message}")),
-                hint: inner.hint,
+                ..inner
             }
         }
         StageError::State(e) => {
@@ -342,10 +488,8 @@ fn stage_failure(prefix: &str, err: StageError) -> Failure {
             }
         }
         StageError::Condition(d) => Failure {
-            code: exit::USAGE,
             message: Some(format!("{prefix}: {}", d.message)),
-            diagnostics: vec![*d],
-            hint: None,
+            ..Failure::input(vec![*d])
         },
         e @ StageError::NotExecuted { .. } => Failure::new(exit::USAGE, format!("{prefix}: {e}")),
         e @ StageError::Timeout { .. } => Failure::new(exit::STEP_FAILED, format!("{prefix}: {e}")),
@@ -361,16 +505,26 @@ fn stage_failure(prefix: &str, err: StageError) -> Failure {
     f
 }
 
-/// Progress printing for a stages run.
+/// Progress printing for a stages run, and the record of each stage's migrations.
+#[derive(Default)]
 struct Events {
-    quiet: bool,
+    /// Migrations of each stage in this run (up and down), in order.
+    records: Mutex<BTreeMap<String, Vec<MigrationReport>>>,
+    /// The spinner of each running stage (terminal only).
+    spinners: Mutex<BTreeMap<String, ProgressBar>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Events {
     fn say(&self, text: &str) {
-        if !self.quiet {
-            line(text);
-        }
+        output::say(text);
+    }
+
+    fn into_records(self) -> BTreeMap<String, Vec<MigrationReport>> {
+        self.records.into_inner().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -393,41 +547,50 @@ impl StageEvents for Events {
             Direction::Down => "rolling back",
         };
         self.say(&format!("[{stage}] {verb}"));
+        if let Some(bar) = output::spinner(&format!("[{stage}] {verb}")) {
+            locked(&self.spinners).insert(stage.to_string(), bar);
+        }
     }
 
     fn stage_finished(&self, r: &StageReport) {
+        output::finish_spinner(locked(&self.spinners).remove(&r.name));
         let when = fmt_duration(r.duration);
         let text = match r.outcome {
             StageOutcome::Succeeded => format!(
-                "[{}] succeeded in {when}: {} migration(s) applied, extracted_vars={}",
+                "[{}] {} in {when}: {} migration(s) applied, extracted_vars={}",
                 r.name,
+                paint("succeeded", Tone::Good),
                 r.versions.len(),
                 r.exported
             ),
             StageOutcome::RolledBack => format!(
-                "[{}] rolled back in {when}: {} migration(s) rolled back",
+                "[{}] {} in {when}: {} migration(s) rolled back",
                 r.name,
+                paint("rolled back", Tone::Good),
                 r.versions.len()
             ),
             StageOutcome::Skipped => format!(
-                "[{}] skipped: {}",
+                "[{}] {}: {}",
                 r.name,
-                r.reason.as_deref().unwrap_or("skipped")
+                paint("skipped", Tone::Warn),
+                r.reason
+                    .as_deref()
+                    .unwrap_or("skipped")
+                    .trim_start_matches("skipped: ")
             ),
-            StageOutcome::Failed => format!(
-                "[{}] failed after {when}: {}",
-                r.name,
-                r.detail().unwrap_or_default()
-            ),
+            // Why is in the summary, or rendered once as the run's error.
+            StageOutcome::Failed => {
+                format!("[{}] {} after {when}", r.name, paint("failed", Tone::Bad))
+            }
             StageOutcome::NotStarted => format!(
                 "[{}] {}",
                 r.name,
-                r.reason.as_deref().unwrap_or("not started")
+                paint(r.reason.as_deref().unwrap_or("not started"), Tone::Muted)
             ),
         };
         // A failure is worth seeing even with --quiet.
         if r.outcome == StageOutcome::Failed {
-            line(&text);
+            output::always_say(&text);
         } else {
             self.say(&text);
         }
@@ -441,70 +604,45 @@ impl StageEvents for Events {
     }
 
     fn rollback_started(&self, stages: &[String]) {
-        line(&format!(
+        output::always_say(&format!(
             "rollback_on_failure: rolling back what this run applied, in this order: {}",
             stages.join(", ")
         ));
     }
 
     fn migrations(&self, stage: &str) -> Box<dyn Observer + '_> {
+        let spinner = locked(&self.spinners).get(stage).cloned();
         Box::new(StageProgress {
+            events: self,
             stage: stage.to_string(),
-            quiet: self.quiet,
+            progress: Progress::for_stage(stage, spinner),
         })
     }
 }
 
-/// Migration progress of one stage, each line prefixed with `[stage]`.
-struct StageProgress {
+/// Migration progress of one stage: each line prefixed with `[stage]`; what happened is handed
+/// to the run's record when the stage is done with it.
+struct StageProgress<'a> {
+    events: &'a Events,
     stage: String,
-    quiet: bool,
+    progress: Progress,
 }
 
-impl StageProgress {
-    fn say(&self, text: &str) {
-        if !self.quiet {
-            line(&format!("[{}] {text}", self.stage));
-        }
-    }
-}
-
-fn file_name(m: &Migration) -> String {
-    m.path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| m.path.display().to_string())
-}
-
-impl Observer for StageProgress {
+impl Observer for StageProgress<'_> {
     fn migration_started(&mut self, migration: &Migration, direction: state::Direction) {
-        let verb = match direction {
-            state::Direction::Up => "applying",
-            state::Direction::Down => "rolling back",
-        };
-        self.say(&format!(
-            "{verb} {} (version {})",
-            file_name(migration),
-            migration.version
-        ));
+        self.progress.migration_started(migration, direction);
     }
 
-    fn step_finished(&mut self, _migration: &Migration, step: &RenderedStep, result: &StepResult) {
-        let status = result
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into());
-        let what = if step.method.is_empty() {
-            format!("step `{}` ({} request(s))", step.step_type, result.requests)
-        } else {
-            format!("{} {}", step.method, mask::url(&step.url_with_queries()))
-        };
-        let mut text = format!("  {what} -> {status} ({} ms)", result.duration.as_millis());
-        if !result.outputs.is_empty() {
-            let names: Vec<&str> = result.outputs.iter().map(|(n, _)| n.as_str()).collect();
-            text.push_str(&format!(", extracted {}", names.join(", ")));
-        }
-        self.say(&text);
+    fn step_started(&mut self, migration: &Migration, index: usize, step: &RenderedStep) {
+        self.progress.step_started(migration, index, step);
+    }
+
+    fn step_finished(&mut self, migration: &Migration, step: &RenderedStep, result: &StepResult) {
+        self.progress.step_finished(migration, step, result);
+    }
+
+    fn step_failed(&mut self, migration: &Migration, index: usize, error: &ExecError) {
+        self.progress.step_failed(migration, index, error);
     }
 
     fn migration_finished(
@@ -513,16 +651,18 @@ impl Observer for StageProgress {
         direction: state::Direction,
         outcome: &Outcome,
     ) {
-        let verb = match (direction, outcome.error.is_some()) {
-            (_, true) => "failed",
-            (state::Direction::Up, false) => "applied",
-            (state::Direction::Down, false) => "rolled back",
-        };
-        self.say(&format!(
-            "{verb} {} in {} ms",
-            file_name(migration),
-            outcome.duration.as_millis()
-        ));
+        self.progress
+            .migration_finished(migration, direction, outcome);
+    }
+}
+
+impl Drop for StageProgress<'_> {
+    fn drop(&mut self) {
+        let done = self.progress.recorder.take().migrations;
+        locked(&self.events.records)
+            .entry(self.stage.clone())
+            .or_default()
+            .extend(done);
     }
 }
 
@@ -534,6 +674,27 @@ fn status(cli: &Cli) -> Result<(), Failure> {
     let graph = Graph::new(&file);
     let verbose = cli.verbose > 0;
     let all = stages::status(&file, &graph);
+    let broken: Vec<String> = all
+        .iter()
+        .filter_map(|s| s.problem.as_ref().map(|p| format!("stage {}: {p}", s.name)))
+        .collect();
+    let failure = (!broken.is_empty()).then(|| {
+        Failure::new(exit::USAGE, broken.join("\nError: "))
+            .with_hint("`apirun stages validate` shows every problem with its file and line")
+    });
+    if output::json() {
+        output::emit_json(&json!({
+            "command": "stages status",
+            "ok": failure.is_none(),
+            "file": file.path.display().to_string(),
+            "stages": all.iter().map(|s| status_json(s, verbose)).collect::<Vec<_>>(),
+            "error": failure.as_ref().map(Failure::report),
+        }));
+        return match failure {
+            Some(f) => Err(f),
+            None => Ok(()),
+        };
+    }
     line(&format!(
         "Stages status ({}): stages=\"[{}]\"",
         file.path.display(),
@@ -542,19 +703,80 @@ fn status(cli: &Cli) -> Result<(), Failure> {
             .collect::<Vec<_>>()
             .join(" ")
     ));
-    let mut broken = Vec::new();
     for s in &all {
         print_stage_status(s, verbose);
-        if let Some(p) = &s.problem {
-            broken.push(format!("stage {}: {p}", s.name));
-        }
     }
-    if broken.is_empty() {
-        Ok(())
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
+}
+
+/// One stage of `stages status`, as data. Exported values only with `--verbose` (masked), as
+/// in the text.
+fn status_json(s: &StageStatus, verbose: bool) -> Value {
+    let values = verbose.then(|| {
+        s.exported
+            .iter()
+            .map(|(k, v)| {
+                let shown = if mask::is_sensitive_key(k) {
+                    mask::MASK.to_string()
+                } else {
+                    mask::text(v)
+                };
+                (k.clone(), Value::String(shown))
+            })
+            .collect::<serde_json::Map<String, Value>>()
+    });
+    json!({
+        "name": s.name,
+        "status": s.last_run.as_ref().map_or("never_run", |r| r.outcome.as_str()),
+        "config": s.config_path.display().to_string(),
+        "state": s.state,
+        "depends_on": s.depends_on,
+        "env_from_stages": s.env_from.iter().map(|(stage, vars)| json!({"stage": stage, "vars": vars})).collect::<Vec<_>>(),
+        "applied": s.applied,
+        "pending": s.pending,
+        "extracted_vars": s.exported.len(),
+        "exported": s.exported.keys().collect::<Vec<_>>(),
+        "values": values,
+        "last_run": s.last_run.as_ref().map(|r| json!({
+            "outcome": r.outcome,
+            "started_at": r.started_at,
+            "finished_at": r.finished_at,
+            "duration_ms": r.duration_ms,
+            "error": r.error.as_deref().map(mask::text),
+        })),
+        "problem": s.problem.as_deref().map(mask::text),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// graph
+
+fn graph(cli: &Cli, args: &GraphArgs) -> Result<(), Failure> {
+    let file = load_file(cli)?;
+    let graph = Graph::new(&file);
+    let statuses = (!args.no_state).then(|| stages::status(&file, &graph));
+    let format = match args.format {
+        GraphFormat::Mermaid => DiagramFormat::Mermaid,
+        GraphFormat::Dot => DiagramFormat::Dot,
+    };
+    let text = stages::render_diagram(&file, &graph, statuses.as_deref(), format);
+    if output::json() {
+        output::emit_json(&json!({
+            "command": "stages graph",
+            "ok": true,
+            "format": match format {
+                DiagramFormat::Mermaid => "mermaid",
+                DiagramFormat::Dot => "dot",
+            },
+            "diagram": text,
+        }));
     } else {
-        Err(Failure::new(exit::USAGE, broken.join("\nError: "))
-            .with_hint("`apirun stages validate` shows every problem with its file and line"))
+        print!("{}", mask::text(&text));
     }
+    Ok(())
 }
 
 fn print_stage_status(s: &StageStatus, verbose: bool) {
@@ -678,12 +900,24 @@ fn validate(cli: &Cli) -> Result<(), Failure> {
         }
     }
     for n in &notes {
-        line(n);
+        output::always_say(n);
     }
     if !found.is_empty() {
         return Err(problems(found));
     }
     let order = Graph::new(&file).order();
+    if output::json() {
+        output::emit_json(&json!({
+            "command": "stages validate",
+            "ok": true,
+            "file": path.display().to_string(),
+            "stages": file.stages.len(),
+            "migrations": migrations,
+            "order": order,
+            "notes": notes.iter().map(|n| mask::text(n)).collect::<Vec<_>>(),
+        }));
+        return Ok(());
+    }
     line(&format!(
         "configuration is valid: {} stage(s), {migrations} migration file(s); order stages=\"[{}]\"",
         file.stages.len(),

@@ -9,41 +9,382 @@ use super::bridge::check_host_rule;
 use super::duration::parse_byte_size;
 use super::error::LoadError;
 use super::model::*;
+use super::schema::{Key, Section, Shape};
 use super::yaml::{self, Fields, Node, NodeKind, Problems, item_path, list_names, type_error};
 use crate::report::{Diagnostic, Located, Location, did_you_mean};
 
-const TOP_KEYS: &[&str] = &[
-    "migrate_dir",
-    "env",
-    "auth",
-    "store",
-    "wait",
-    "client",
-    "logging",
-    "render_body",
-    "delay_between_migrations",
-    "plugins",
-    "allowed_hosts",
+/// config.yaml, the top level.
+pub(crate) static CONFIG: Section = Section {
+    name: "config",
+    doc: "An apirun project: where its migrations are, their variables, credentials, state store and HTTP settings.",
+    keys: &[
+        Key::new(
+            "migrate_dir",
+            Shape::Text,
+            "Folder of the migration files, relative to this file (default: this file's folder).",
+        ),
+        Key::new(
+            "env",
+            Shape::AnyOf(&[Shape::List(&ENV_VAR_SHAPE), Shape::Vars]),
+            "Variables for every migration (lowest precedence): a list of `{name, value}` or `{name, valueFromEnv}`, or a mapping of names to values.",
+        ),
+        Key::new(
+            "auth",
+            Shape::List(&AUTH_SHAPE),
+            "Credentials the host acquires and injects: `{type, name, config}` entries.",
+        ),
+        Key::new(
+            "store",
+            Shape::Section(&STORE),
+            "Where applied versions and extracted values are recorded (default: SQLite at <migrate_dir>/apirun.db).",
+        ),
+        Key::new(
+            "wait",
+            Shape::Section(&WAIT),
+            "Poll a URL until the API answers before running anything.",
+        ),
+        Key::new(
+            "client",
+            Shape::Section(&CLIENT),
+            "TLS settings for every request apirun sends.",
+        ),
+        Key::new(
+            "logging",
+            Shape::Section(&LOGGING),
+            "Log level, format and masking.",
+        ),
+        Key::new(
+            "render_body",
+            Shape::Bool,
+            "Render request bodies as templates (default true); a step's `render_body` wins.",
+        ),
+        Key::new(
+            "delay_between_migrations",
+            Shape::Duration,
+            "Pause between migrations (default: none).",
+        ),
+        Key::new(
+            "plugins",
+            Shape::List(&PLUGIN_SHAPE),
+            "Custom step types: WebAssembly components with their own host allowlist and limits.",
+        ),
+        Key::new(
+            "allowed_hosts",
+            Shape::Texts { one_allowed: false },
+            "Hosts every request may reach (`host`, `host:port`, `*.example.com`, `https://host`); absent: any host for the built-in http step.",
+        ),
+    ],
+};
+
+static ENV_VAR_SHAPE: Shape = Shape::Section(&ENV_VAR);
+static ENV_VAR: Section = Section {
+    name: "env_var",
+    doc: "A variable: a literal `value`, or `valueFromEnv` read from the environment when the config loads.",
+    keys: &[
+        Key::required("name", Shape::Text, "The variable's name (`{{.name}}`)."),
+        Key::new(
+            "value",
+            Shape::Text,
+            "Its value (wins over `valueFromEnv` when not empty).",
+        ),
+        Key::new(
+            "valueFromEnv",
+            Shape::Text,
+            "The environment variable to read the value from; unset is an error.",
+        ),
+    ],
+};
+
+static AUTH_SHAPE: Shape = Shape::Section(&AUTH);
+static AUTH: Section = Section {
+    name: "auth",
+    doc: "A credential: acquired on first use, available as `{{.auth.NAME}}` and injected by `auth_name`.",
+    keys: &[
+        Key::required(
+            "type",
+            Shape::Word(AUTH_KIND_NAMES),
+            "The provider: basic (`username`, `password`), oauth2 (`grant_type`, `grant_config`), pocketbase (`base_url`, `email`, `password`).",
+        ),
+        Key::required(
+            "name",
+            Shape::Text,
+            "The name steps use (`auth_name`, `{{.auth.NAME}}`); unique.",
+        ),
+        Key::required(
+            "config",
+            Shape::Object,
+            "The provider's settings; strings are templates over the config's `env`.",
+        ),
+    ],
+};
+
+/// The words of `store.type` / `store.driver`.
+const STORE_KIND_NAMES: &[&str] = &["sqlite", "postgres", "postgresql"];
+
+static STORE: Section = Section {
+    name: "store",
+    doc: "The state store: SQLite (default), PostgreSQL, or disabled.",
+    keys: &[
+        Key::new(
+            "type",
+            Shape::Word(STORE_KIND_NAMES),
+            "sqlite (default), postgres or postgresql.",
+        ),
+        Key::new(
+            "driver",
+            Shape::Word(STORE_KIND_NAMES),
+            "The same as `type` (short form).",
+        ),
+        Key::new(
+            "disabled",
+            Shape::Bool,
+            "Keep no state at all: nothing is written and every run applies everything.",
+        ),
+        Key::new("sqlite", Shape::Section(&SQLITE), "SQLite settings."),
+        Key::new(
+            "postgres",
+            Shape::Section(&POSTGRES),
+            "PostgreSQL settings.",
+        ),
+        Key::new(
+            "path",
+            Shape::Text,
+            "The SQLite file, relative to this file (short form).",
+        ),
+        Key::new(
+            "dsn",
+            Shape::Text,
+            "The PostgreSQL connection string (short form).",
+        ),
+        Key::new(
+            "save_response_body",
+            Shape::Bool,
+            "Keep the last response body of each run in `migration_runs.body`.",
+        ),
+        Key::new(
+            "table_prefix",
+            Shape::Text,
+            "Prefix of the three table names (`p` → `p_schema_migrations`, …).",
+        ),
+        Key::new(
+            "table_schema_migrations",
+            Shape::Text,
+            "Name of the applied-versions table.",
+        ),
+        Key::new(
+            "table_migration_runs",
+            Shape::Text,
+            "Name of the run-history table.",
+        ),
+        Key::new(
+            "table_stored_env",
+            Shape::Text,
+            "Name of the extracted-values table.",
+        ),
+    ],
+};
+
+static SQLITE: Section = Section {
+    name: "sqlite",
+    doc: "SQLite store settings.",
+    keys: &[Key::new(
+        "path",
+        Shape::Text,
+        "The database file, relative to this file (default: <migrate_dir>/apirun.db); `:memory:` keeps nothing.",
+    )],
+};
+
+/// The words of `store.postgres.sslmode`.
+const SSL_MODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
 ];
 
-const STORE_KEYS: &[&str] = &[
-    "type",
-    "driver",
-    "disabled",
-    "sqlite",
-    "postgres",
-    "path",
-    "dsn",
-    "save_response_body",
-    "table_prefix",
-    "table_schema_migrations",
-    "table_migration_runs",
-    "table_stored_env",
+static POSTGRES: Section = Section {
+    name: "postgres",
+    doc: "PostgreSQL store settings: a `dsn`, or `host` and the other parameters.",
+    keys: &[
+        Key::new(
+            "dsn",
+            Shape::Text,
+            "A connection string: `postgres://user:pass@host:5432/db?sslmode=disable`.",
+        ),
+        Key::new("host", Shape::Text, "The server's host."),
+        Key::new("port", Shape::Count, "The server's port (default 5432)."),
+        Key::new("user", Shape::Text, "The role to connect as."),
+        Key::new(
+            "password",
+            Shape::Text,
+            "Its password (masked in all output).",
+        ),
+        Key::new("dbname", Shape::Text, "The database."),
+        Key::new(
+            "sslmode",
+            Shape::Word(SSL_MODES),
+            "TLS mode (default disable).",
+        ),
+    ],
+};
+
+static WAIT: Section = Section {
+    name: "wait",
+    doc: "Poll `url` until it answers with `status`, before `up` and `down` run (and for `apirun wait`).",
+    keys: &[
+        Key::new(
+            "url",
+            Shape::Text,
+            "The URL to poll (a template); blank turns the wait off.",
+        ),
+        Key::new(
+            "method",
+            Shape::Word(&["get", "head"]),
+            "GET (default) or HEAD.",
+        ),
+        Key::new(
+            "status",
+            Shape::Count,
+            "The status that means ready (default 200).",
+        ),
+        Key::new(
+            "timeout",
+            Shape::Duration,
+            "How long to keep trying (default 60s).",
+        ),
+        Key::new(
+            "interval",
+            Shape::Duration,
+            "The pause between tries (default 2s).",
+        ),
+        Key::new(
+            "headers",
+            Shape::Pairs,
+            "Headers to send: `{name, value}` entries, templated.",
+        ),
+    ],
+};
+
+/// How `client.*_tls_version` may be written.
+const TLS_VERSIONS: &[&str] = &[
+    "1.2", "1.3", "1.0", "1.1", "tls1.2", "tls1.3", "tls1.0", "tls1.1", "12", "13", "10", "11",
+    "tls12", "tls13", "tls10", "tls11",
 ];
 
-const POSTGRES_KEYS: &[&str] = &[
-    "dsn", "host", "port", "user", "password", "dbname", "sslmode",
-];
+static CLIENT: Section = Section {
+    name: "client",
+    doc: "TLS settings for every request apirun sends: steps, auth and wait.",
+    keys: &[
+        Key::new("insecure", Shape::Bool, "Accept any TLS certificate."),
+        Key::new(
+            "min_tls_version",
+            Shape::Word(TLS_VERSIONS),
+            "The lowest TLS version to accept.",
+        ),
+        Key::new(
+            "max_tls_version",
+            Shape::Word(TLS_VERSIONS),
+            "The highest TLS version to offer.",
+        ),
+        Key::new(
+            "mintlsversion",
+            Shape::Word(TLS_VERSIONS),
+            "The Go original's spelling of `min_tls_version`.",
+        ),
+        Key::new(
+            "maxtlsversion",
+            Shape::Word(TLS_VERSIONS),
+            "The Go original's spelling of `max_tls_version`.",
+        ),
+    ],
+};
+
+static LOGGING: Section = Section {
+    name: "logging",
+    doc: "Logs on stderr.",
+    keys: &[
+        Key::new(
+            "level",
+            Shape::Word(&["error", "warn", "warning", "info", "debug"]),
+            "The least severe level logged (default info); `-v`, `--quiet` and APIRUN_LOG win.",
+        ),
+        Key::new(
+            "format",
+            Shape::Word(&["text", "json", "color", "colour"]),
+            "text (default), json, or color (colour on a terminal only).",
+        ),
+        Key::new(
+            "color",
+            Shape::Bool,
+            "Colour on a terminal (never with NO_COLOR).",
+        ),
+        Key::new(
+            "mask_sensitive",
+            Shape::Bool,
+            "Mask secrets in everything printed (default true).",
+        ),
+        Key::new(
+            "masking",
+            Shape::Section(&MASKING),
+            "The same as `mask_sensitive`, nested.",
+        ),
+    ],
+};
+
+static MASKING: Section = Section {
+    name: "masking",
+    doc: "Secret masking.",
+    keys: &[Key::new(
+        "enabled",
+        Shape::Bool,
+        "Mask secrets (default true).",
+    )],
+};
+
+static PLUGIN_SHAPE: Shape = Shape::Section(&PLUGIN);
+static PLUGIN: Section = Section {
+    name: "plugin",
+    doc: "A custom step type: a WebAssembly component, deny-by-default.",
+    keys: &[
+        Key::required(
+            "name",
+            Shape::Text,
+            "The step type migrations name with `type:`.",
+        ),
+        Key::required(
+            "path",
+            Shape::Text,
+            "The component file, relative to this file.",
+        ),
+        Key::new(
+            "sha256",
+            Shape::Text,
+            "Pin the file's SHA-256 (64 hex digits).",
+        ),
+        Key::new(
+            "allowed_hosts",
+            Shape::Texts { one_allowed: false },
+            "The hosts this plugin may reach (none when absent).",
+        ),
+        Key::new("limits", Shape::Section(&LIMITS), "Per-call limits."),
+    ],
+};
+
+static LIMITS: Section = Section {
+    name: "limits",
+    doc: "Limits on each call of a plugin.",
+    keys: &[
+        Key::new("memory", Shape::Size, "Memory (default 64MiB)."),
+        Key::new(
+            "fuel",
+            Shape::Count,
+            "CPU fuel, about one unit per instruction.",
+        ),
+        Key::new("timeout", Shape::Duration, "Wall-clock time per call."),
+    ],
+};
 
 /// Read and validate config.yaml, reading `valueFromEnv` variables from the process
 /// environment.
@@ -100,7 +441,7 @@ fn decode(
         .map_err(LoadError::diagnostic)?
         .unwrap_or_else(|| Node::null(Location::file_start(path)));
     let mut p = Problems::new();
-    let Some(f) = Fields::new(&root, "", TOP_KEYS, &mut p) else {
+    let Some(f) = Fields::new(&root, "", &CONFIG, &mut p) else {
         return Err(p.into_error());
     };
 
@@ -120,32 +461,14 @@ fn decode(
         .unwrap_or_default();
     let store = store(&f, &dir, &migrate_dir, &mut p);
     let wait = f
-        .fields(
-            "wait",
-            &["url", "method", "status", "timeout", "interval", "headers"],
-            &mut p,
-        )
+        .fields("wait", &WAIT, &mut p)
         .and_then(|w| wait(&w, &mut p));
     let client = f
-        .fields(
-            "client",
-            &[
-                "insecure",
-                "min_tls_version",
-                "max_tls_version",
-                "mintlsversion",
-                "maxtlsversion",
-            ],
-            &mut p,
-        )
+        .fields("client", &CLIENT, &mut p)
         .map(|c| client(&c, &mut p))
         .unwrap_or_default();
     let logging = f
-        .fields(
-            "logging",
-            &["level", "format", "color", "mask_sensitive", "masking"],
-            &mut p,
-        )
+        .fields("logging", &LOGGING, &mut p)
         .map(|l| logging(&l, &mut p))
         .unwrap_or_default();
     let render_body = f.bool("render_body", &mut p).unwrap_or(true);
@@ -214,8 +537,7 @@ fn env_vars(
         NodeKind::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 let path = item_path("env", i);
-                let Some(f) = Fields::new(item, &path, &["name", "value", "valueFromEnv"], p)
-                else {
+                let Some(f) = Fields::new(item, &path, &ENV_VAR, p) else {
                     continue;
                 };
                 let name = f.required_string("name", p);
@@ -288,6 +610,9 @@ fn read_os_var(
 
 // --- auth ----------------------------------------------------------------------------------
 
+/// The words of `auth[].type`, in the order of [`AUTH_KINDS`].
+const AUTH_KIND_NAMES: &[&str] = &["basic", "oauth2", "pocketbase"];
+
 const AUTH_KINDS: &[(&str, AuthKind)] = &[
     ("basic", AuthKind::Basic),
     ("oauth2", AuthKind::OAuth2),
@@ -301,7 +626,7 @@ fn auth_entries(node: &Node, p: &mut Problems) -> Vec<AuthConfig> {
     let mut out: Vec<AuthConfig> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let path = item_path("auth", i);
-        let Some(f) = Fields::new(item, &path, &["type", "name", "config"], p) else {
+        let Some(f) = Fields::new(item, &path, &AUTH, p) else {
             continue;
         };
         let kind = f.required_string("type", p).and_then(|t| {
@@ -387,7 +712,7 @@ fn store(top: &Fields<'_>, dir: &Path, migrate_dir: &Path, p: &mut Problems) -> 
             options,
         })
     };
-    let Some(f) = top.fields("store", STORE_KEYS, p) else {
+    let Some(f) = top.fields("store", &STORE, p) else {
         return default_sqlite(StoreOptions::default());
     };
     // Truly stateless: nothing else in the section matters (unknown keys were still reported).
@@ -435,7 +760,7 @@ fn store(top: &Fields<'_>, dir: &Path, migrate_dir: &Path, p: &mut Problems) -> 
             wrong_kind("postgres", p);
             wrong_kind("dsn", p);
             let nested = f
-                .fields("sqlite", &["path"], p)
+                .fields("sqlite", &SQLITE, p)
                 .and_then(|s| s.string("path", p));
             let short = f.string("path", p);
             if let (Some(_), Some(short)) = (&nested, &short) {
@@ -474,7 +799,7 @@ fn store(top: &Fields<'_>, dir: &Path, migrate_dir: &Path, p: &mut Problems) -> 
 }
 
 fn postgres(f: &Fields<'_>, options: StoreOptions, p: &mut Problems) -> Option<StoreConfig> {
-    let pg = f.fields("postgres", POSTGRES_KEYS, p);
+    let pg = f.fields("postgres", &POSTGRES, p);
     let short_dsn = f.string("dsn", p).filter(|d| !d.value.trim().is_empty());
     let nested_dsn = pg
         .as_ref()
@@ -518,14 +843,6 @@ fn postgres(f: &Fields<'_>, options: StoreOptions, p: &mut Problems) -> Option<S
                 }),
         };
         let sslmode = text("sslmode", "disable", p);
-        const SSL_MODES: &[&str] = &[
-            "disable",
-            "allow",
-            "prefer",
-            "require",
-            "verify-ca",
-            "verify-full",
-        ];
         if !SSL_MODES.contains(&sslmode.as_str())
             && let Some(e) = g.get("sslmode")
         {
@@ -771,7 +1088,7 @@ fn logging(f: &Fields<'_>, p: &mut Problems) -> LoggingConfig {
         .unwrap_or(defaults.format);
     let color = f.bool("color", p);
     let mask = f.bool("mask_sensitive", p);
-    let masking = f.fields("masking", &["enabled"], p).and_then(|m| {
+    let masking = f.fields("masking", &MASKING, p).and_then(|m| {
         let enabled = m.bool("enabled", p);
         enabled.map(|e| {
             (
@@ -813,12 +1130,7 @@ fn plugins(node: &Node, dir: &Path, p: &mut Problems) -> Vec<PluginConfig> {
     let mut out: Vec<PluginConfig> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let path = item_path("plugins", i);
-        let Some(f) = Fields::new(
-            item,
-            &path,
-            &["name", "path", "sha256", "allowed_hosts", "limits"],
-            p,
-        ) else {
+        let Some(f) = Fields::new(item, &path, &PLUGIN, p) else {
             continue;
         };
         let name = f.required_string("name", p).filter(|n| {
@@ -901,7 +1213,7 @@ fn plugins(node: &Node, dir: &Path, p: &mut Problems) -> Vec<PluginConfig> {
             })
             .collect();
         let limits = f
-            .fields("limits", &["memory", "fuel", "timeout"], p)
+            .fields("limits", &LIMITS, p)
             .map(|l| plugin_limits(&l, p))
             .unwrap_or_default();
         if let (Some(name), Some(file)) = (name, file) {
@@ -961,5 +1273,29 @@ fn plugin_limits(f: &Fields<'_>, p: &mut Problems) -> PluginLimits {
         memory_bytes,
         fuel,
         timeout,
+    }
+}
+
+#[cfg(test)]
+mod key_table_tests {
+    use super::*;
+
+    #[test]
+    fn auth_type_words_are_the_kinds_the_loader_knows() {
+        let known: Vec<&str> = AUTH_KINDS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(AUTH_KIND_NAMES, known.as_slice());
+    }
+
+    #[test]
+    fn every_tls_version_word_loads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.yaml");
+        for w in TLS_VERSIONS {
+            std::fs::write(&path, format!("client:\n  min_tls_version: \"{w}\"\n")).expect("write");
+            assert!(
+                load_with_env(&path, &|_| None).is_ok(),
+                "min_tls_version {w}"
+            );
+        }
     }
 }

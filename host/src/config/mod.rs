@@ -19,41 +19,31 @@ mod duration;
 mod error;
 mod load;
 mod model;
+pub mod schema;
 pub(crate) mod yaml;
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod path_tests {
-    use super::resolve_path;
-    use std::path::Path;
-
-    #[test]
-    fn drops_dot_and_folds_dot_dot() {
-        assert_eq!(
-            resolve_path(Path::new("setup"), "./state.db"),
-            Path::new("setup/state.db")
-        );
-        assert_eq!(
-            resolve_path(Path::new("a/b"), "../c/./d.yaml"),
-            Path::new("a/c/d.yaml")
-        );
-        assert_eq!(resolve_path(Path::new("."), "x"), Path::new("x"));
-        assert_eq!(resolve_path(Path::new(""), "../x"), Path::new("../x"));
-        assert_eq!(
-            resolve_path(Path::new("/p/q"), "/abs/f"),
-            Path::new("/abs/f")
-        );
-    }
-}
 
 use std::path::PathBuf;
 
 pub use bridge::{allowed_hosts, client_settings, env_pairs, save_response_body};
 pub use duration::{DurationError, parse_duration};
 pub use error::LoadError;
+pub(crate) use load::CONFIG;
 pub use load::{load, load_with_env};
+
+/// Where the published JSON Schemas live; each file's `$id` is under it.
+pub const SCHEMA_BASE: &str = "https://example.invalid/apirun/schemas";
+
+/// The JSON Schema of config.yaml, generated from the tables its loader checks keys against.
+pub fn json_schema() -> serde_json::Value {
+    schema::json_schema(
+        &CONFIG,
+        &format!("{SCHEMA_BASE}/config.schema.json"),
+        "apirun config.yaml",
+    )
+}
 pub use model::{
     AuthConfig, AuthKind, ClientConfig, Config, EnvVar, LogFormat, LogLevel, LoggingConfig, Pair,
     PluginConfig, PluginLimits, PostgresConnection, PostgresParams, PostgresStore, SqliteStore,
@@ -101,5 +91,29 @@ impl Config {
     /// The custom step type named `name`.
     pub fn plugin_named(&self, name: &str) -> Option<&PluginConfig> {
         self.plugins.iter().find(|p| p.name.value == name)
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::resolve_path;
+    use std::path::Path;
+
+    #[test]
+    fn drops_dot_and_folds_dot_dot() {
+        assert_eq!(
+            resolve_path(Path::new("setup"), "./state.db"),
+            Path::new("setup/state.db")
+        );
+        assert_eq!(
+            resolve_path(Path::new("a/b"), "../c/./d.yaml"),
+            Path::new("a/c/d.yaml")
+        );
+        assert_eq!(resolve_path(Path::new("."), "x"), Path::new("x"));
+        assert_eq!(resolve_path(Path::new(""), "../x"), Path::new("../x"));
+        assert_eq!(
+            resolve_path(Path::new("/p/q"), "/abs/f"),
+            Path::new("/abs/f")
+        );
     }
 }

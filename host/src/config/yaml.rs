@@ -20,6 +20,7 @@ use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, Span};
 use super::duration::parse_duration;
 use super::error::LoadError;
 use super::model::Pair;
+use super::schema::{PAIR, Section, Shape};
 use crate::report::{Diagnostic, Located, Location, did_you_mean};
 
 /// One YAML value with the place it starts in the file.
@@ -668,7 +669,7 @@ pub(crate) fn pairs(node: &Node, path: &str, p: &mut Problems) -> Vec<Pair> {
             let mut out = Vec::new();
             for (i, item) in items.iter().enumerate() {
                 let ipath = item_path(path, i);
-                let Some(f) = Fields::new(item, &ipath, &["name", "value"], p) else {
+                let Some(f) = Fields::new(item, &ipath, &PAIR, p) else {
                     continue;
                 };
                 let name = f.required_string("name", p);
@@ -731,12 +732,24 @@ pub(crate) fn seq<'n>(
 // ---------------------------------------------------------------------------------------------
 // Decoding mappings with a fixed set of keys
 
-/// A mapping whose keys were checked against the allowed ones (unknown keys are reported with a
+/// Shapes read as text.
+fn is_text(s: &Shape) -> bool {
+    matches!(s, Shape::Text | Shape::Word(_) | Shape::Size)
+}
+
+/// A mapping whose keys were checked against its [`Section`] (unknown keys are reported with a
 /// did-you-mean). Null reads as an empty mapping, so `wait:` with everything commented out works.
+///
+/// Only a declared key can be read (an undeclared one reads as absent), and in debug builds
+/// each reader asserts that the key is declared with the shape it reads: the section is the
+/// single source of what the loader accepts and of the JSON Schema (see [`super::schema`]).
 pub(crate) struct Fields<'n> {
     path: String,
     location: Location,
     entries: &'n [Entry],
+    section: &'static Section,
+    /// Keys accepted beyond the section's, because the caller reported them already.
+    extra: Vec<String>,
     /// Allowed keys that an unknown key was reported as a likely typo of: a "required" error
     /// for them would only repeat the problem.
     misspelled: Vec<String>,
@@ -746,7 +759,18 @@ impl<'n> Fields<'n> {
     pub(crate) fn new(
         node: &'n Node,
         path: &str,
-        allowed: &[&str],
+        section: &'static Section,
+        p: &mut Problems,
+    ) -> Option<Self> {
+        Self::with_extra(node, path, section, &[], p)
+    }
+
+    /// [`Fields::new`], also accepting `extra` keys that the caller has reported itself.
+    pub(crate) fn with_extra(
+        node: &'n Node,
+        path: &str,
+        section: &'static Section,
+        extra: &[&str],
         p: &mut Problems,
     ) -> Option<Self> {
         let entries: &'n [Entry] = match &node.kind {
@@ -763,18 +787,18 @@ impl<'n> Fields<'n> {
         };
         let mut misspelled = Vec::new();
         for e in entries {
-            if !allowed.contains(&e.key.as_str()) {
+            if section.key(&e.key).is_none() && !extra.contains(&e.key.as_str()) {
                 let message = if path.is_empty() {
                     format!("unknown key `{}`", e.key)
                 } else {
                     format!("unknown key `{}` in `{path}`", e.key)
                 };
-                let hint = match did_you_mean(&e.key, allowed.iter().copied()) {
+                let hint = match did_you_mean(&e.key, section.names()) {
                     Some(close) => {
                         misspelled.push(close.to_string());
                         format!("did you mean `{close}`?")
                     }
-                    None => format!("valid keys: {}", list_names(allowed.iter().copied())),
+                    None => format!("valid keys: {}", list_names(section.names())),
                 };
                 p.push(Diagnostic::at(e.key_location.clone(), message).with_hint(hint));
             }
@@ -783,8 +807,29 @@ impl<'n> Fields<'n> {
             path: path.to_string(),
             location: node.location.clone(),
             entries,
+            section,
+            extra: extra.iter().map(|k| k.to_string()).collect(),
             misspelled,
         })
+    }
+
+    /// In debug builds: `key` must be declared with a shape `test` admits (it is read so).
+    fn expect(&self, key: &str, what: &str, test: &dyn Fn(&Shape) -> bool) {
+        if cfg!(debug_assertions)
+            && let Some(k) = self.section.key(key)
+        {
+            assert!(
+                k.shape.admits(test),
+                "`{}` is read as {what}, but section `{}` declares it as {:?}",
+                self.child(key),
+                self.section.name,
+                k.shape
+            );
+        }
+    }
+
+    fn declared(&self, key: &str) -> bool {
+        self.section.key(key).is_some() || self.extra.iter().any(|k| k == key)
     }
 
     /// Report `key` as required, unless a misspelling of it was already reported.
@@ -814,6 +859,9 @@ impl<'n> Fields<'n> {
     }
 
     pub(crate) fn entry(&self, key: &str) -> Option<&'n Entry> {
+        if !self.declared(key) {
+            return None;
+        }
         self.entries.iter().find(|e| e.key == key)
     }
 
@@ -835,11 +883,13 @@ impl<'n> Fields<'n> {
     }
 
     pub(crate) fn string(&self, key: &str, p: &mut Problems) -> Option<Located<String>> {
+        self.expect(key, "text", &is_text);
         self.present(key)
             .and_then(|n| string(n, &self.child(key), p))
     }
 
     pub(crate) fn required_string(&self, key: &str, p: &mut Problems) -> Option<Located<String>> {
+        self.expect(key, "text", &is_text);
         match self.present(key) {
             Some(n) => required_string(n, &self.child(key), p),
             None => {
@@ -850,16 +900,19 @@ impl<'n> Fields<'n> {
     }
 
     pub(crate) fn bool(&self, key: &str, p: &mut Problems) -> Option<bool> {
+        self.expect(key, "a boolean", &|s| matches!(s, Shape::Bool));
         self.present(key)
             .and_then(|n| boolean(n, &self.child(key), p))
     }
 
     pub(crate) fn unsigned(&self, key: &str, p: &mut Problems) -> Option<Located<u64>> {
+        self.expect(key, "a count", &|s| matches!(s, Shape::Count));
         let n = self.present(key)?;
         unsigned(n, &self.child(key), p).map(|v| Located::new(v, n.location.clone()))
     }
 
     pub(crate) fn duration(&self, key: &str, p: &mut Problems) -> Option<Located<Duration>> {
+        self.expect(key, "a duration", &|s| matches!(s, Shape::Duration));
         self.present(key)
             .and_then(|n| duration(n, &self.child(key), p))
     }
@@ -870,6 +923,11 @@ impl<'n> Fields<'n> {
         choices: &[(&str, T)],
         p: &mut Problems,
     ) -> Option<T> {
+        self.expect(key, "one of fixed words", &|s| {
+            matches!(s, Shape::Word(words)
+                if words.len() == choices.len()
+                    && words.iter().zip(choices).all(|(w, (c, _))| w == c))
+        });
         let n = self.present(key)?;
         if matches!(&n.kind, NodeKind::Scalar(s) if s.text.trim().is_empty()) {
             return None;
@@ -880,20 +938,31 @@ impl<'n> Fields<'n> {
     pub(crate) fn fields(
         &self,
         key: &str,
-        allowed: &[&str],
+        section: &'static Section,
         p: &mut Problems,
     ) -> Option<Fields<'n>> {
+        self.expect(
+            key,
+            section.name,
+            &|s| matches!(s, Shape::Section(d) if std::ptr::eq(*d, section)),
+        );
         self.get(key)
-            .and_then(|n| Fields::new(n, &self.child(key), allowed, p))
+            .and_then(|n| Fields::new(n, &self.child(key), section, p))
     }
 
     pub(crate) fn pairs(&self, key: &str, p: &mut Problems) -> Vec<Pair> {
+        self.expect(key, "a list of name/value pairs", &|s| {
+            matches!(s, Shape::Pairs)
+        });
         self.get(key)
             .map(|n| pairs(n, &self.child(key), p))
             .unwrap_or_default()
     }
 
     pub(crate) fn scalar_map(&self, key: &str, p: &mut Problems) -> Vec<(String, Located<String>)> {
+        self.expect(key, "a mapping of names to values", &|s| {
+            matches!(s, Shape::Vars)
+        });
         self.get(key)
             .map(|n| scalar_map(n, &self.child(key), p))
             .unwrap_or_default()
@@ -905,12 +974,18 @@ impl<'n> Fields<'n> {
         allow_scalar: bool,
         p: &mut Problems,
     ) -> Option<Vec<Located<String>>> {
+        self.expect(
+            key,
+            "a list of strings",
+            &|s| matches!(s, Shape::Texts { one_allowed } if *one_allowed == allow_scalar),
+        );
         self.get(key)
             .map(|n| string_list(n, &self.child(key), allow_scalar, p))
     }
 
     /// A free-form mapping kept as JSON (`auth.config`, `params`).
     pub(crate) fn json_object(&self, key: &str, p: &mut Problems) -> Option<Located<Value>> {
+        self.expect(key, "a mapping", &|s| matches!(s, Shape::Object));
         let n = self.present(key)?;
         match &n.kind {
             NodeKind::Map(_) => Some(Located::new(n.to_json(), n.location.clone())),
@@ -1044,11 +1119,37 @@ mod tests {
         assert_eq!(err.message, "unsupported YAML tag `!Ref`");
     }
 
+    use crate::config::schema::Key;
+
+    static NAME_REQUEST: Section = Section {
+        name: "t",
+        doc: "",
+        keys: &[
+            Key::new("name", Shape::Text, ""),
+            Key::new("request", Shape::Object, ""),
+        ],
+    };
+    static HEADERS: Section = Section {
+        name: "t",
+        doc: "",
+        keys: &[Key::new("headers", Shape::Pairs, "")],
+    };
+    static ABCD: Section = Section {
+        name: "t",
+        doc: "",
+        keys: &[
+            Key::new("a", Shape::Text, ""),
+            Key::new("b", Shape::Text, ""),
+            Key::new("c", Shape::Text, ""),
+            Key::new("d", Shape::Text, ""),
+        ],
+    };
+
     #[test]
     fn fields_report_unknown_keys_with_suggestion_or_list() {
         let n = tree("nme: x\nzzzzzz: 1\n");
         let mut p = Problems::new();
-        let f = Fields::new(&n, "up", &["name", "request"], &mut p).expect("map");
+        let f = Fields::new(&n, "up", &NAME_REQUEST, &mut p).expect("map");
         assert!(f.get("name").is_none());
         let list = p.list;
         assert_eq!(list.len(), 2);
@@ -1064,7 +1165,7 @@ mod tests {
     fn pairs_refuse_a_mapping_with_a_list_hint() {
         let n = tree("headers:\n  Content-Type: application/json\n");
         let mut p = Problems::new();
-        let f = Fields::new(&n, "", &["headers"], &mut p).expect("map");
+        let f = Fields::new(&n, "", &HEADERS, &mut p).expect("map");
         assert!(f.pairs("headers", &mut p).is_empty());
         let d = &p.list[0];
         assert_eq!(
@@ -1084,7 +1185,7 @@ mod tests {
     fn strings_accept_any_scalar_as_written() {
         let n = tree("a: 3.0\nb: true\nc:\nd: [1]\n");
         let mut p = Problems::new();
-        let f = Fields::new(&n, "", &["a", "b", "c", "d"], &mut p).expect("map");
+        let f = Fields::new(&n, "", &ABCD, &mut p).expect("map");
         assert_eq!(
             f.string("a", &mut p).map(|s| s.value),
             Some("3.0".to_string())

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::auth::Credentials;
 use crate::config::Config;
 use crate::http::{ClientSettings, HttpClient, StepOutbound};
-use crate::migration::{Migration, Step};
+use crate::migration::{Declared, Migration, Step};
 use crate::plugin::registry::{RegistryError, StepTypes};
 use crate::plugin::{self, Runtime, StepFailure};
 use crate::report::{Diagnostic, mask};
@@ -109,6 +109,12 @@ pub trait Observer {
     }
     /// In a dry run: a step that would be sent.
     fn dry_run_step(&mut self, _migration: &Migration, _step: &RenderedStep) {}
+    /// A step's request is about to go out (`index` counts from 0): the CLI shows a spinner
+    /// until the step finishes or fails.
+    fn step_started(&mut self, _migration: &Migration, _index: usize, _step: &RenderedStep) {}
+    /// The step at `index` failed (also before its request, e.g. a template or a credential);
+    /// the migration's `migration_finished` follows.
+    fn step_failed(&mut self, _migration: &Migration, _index: usize, _error: &ExecError) {}
 }
 
 /// An observer that reports nothing.
@@ -166,15 +172,16 @@ pub struct DownOptions {
 
 /// Pending migrations for `up`: every declared version not applied, up to `to`, ascending.
 /// A file added later with a version below the newest applied one is pending too.
-pub fn plan_up<'a>(
-    migrations: &'a [Migration],
+/// Works on fully loaded migrations and on files only scanned for `status` alike.
+pub fn plan_up<'a, M: Declared>(
+    migrations: &'a [M],
     applied: &[Applied],
     to: Option<u64>,
-) -> Vec<&'a Migration> {
+) -> Vec<&'a M> {
     let done: BTreeSet<u64> = applied.iter().map(|a| a.version).collect();
     migrations
         .iter()
-        .filter(|m| !done.contains(&m.version) && to.is_none_or(|t| m.version <= t))
+        .filter(|m| !done.contains(&m.version()) && to.is_none_or(|t| m.version() <= t))
         .collect()
 }
 
@@ -351,16 +358,23 @@ impl Runner {
             dry_run: opts.dry_run,
             ..RunSummary::default()
         };
-        let mut session: BTreeMap<String, String> = BTreeMap::new();
+        // `base_vars` with the values this run extracted so far: built once and kept up to
+        // date (those values come last, so inserting each as it is extracted gives the same
+        // variables) rather than rebuilt for every migration of a long run.
+        let mut base = self.base_vars(config, &opts.inherited, &stored, &BTreeMap::new());
+        // The run id of the migration about to run when the previous commit recorded its start.
+        let mut begun: Option<i64> = None;
         for (i, migration) in pending.iter().enumerate() {
             if i > 0 && !self.delay.is_zero() && !opts.dry_run {
                 std::thread::sleep(self.delay);
             }
-            let base = self.base_vars(config, &opts.inherited, &stored, &session);
             observer.migration_started(migration, Direction::Up);
             if opts.dry_run {
-                let extracted = self.dry_run_steps(migration, &migration.up, base, observer)?;
-                session.extend(extracted);
+                let extracted =
+                    self.dry_run_steps(migration, &migration.up, base.clone(), observer)?;
+                for (k, v) in extracted {
+                    base.insert(k, v);
+                }
                 continue;
             }
             let start = RunStart {
@@ -369,9 +383,12 @@ impl Runner {
                 name: &migration.name,
                 checksum: &migration.checksum,
             };
-            let run_id = store.begin(start.clone())?;
+            let run_id = match begun.take() {
+                Some(id) => id,
+                None => store.begin(start.clone())?,
+            };
             let began = Instant::now();
-            let (done, result) = self.run_steps(migration, &migration.up, base, observer);
+            let (done, result) = self.run_steps(migration, &migration.up, &base, observer);
             let mut outcome = Outcome {
                 duration: began.elapsed(),
                 status_code: done.last_status.unwrap_or(0),
@@ -381,11 +398,15 @@ impl Runner {
             };
             match result {
                 Ok(()) => {
-                    store.succeed(run_id, start, &outcome)?;
+                    let next = pending
+                        .get(i + 1)
+                        .map(|m| (m.version, m.name.as_str(), m.checksum.as_str()));
+                    begun =
+                        self.record_success(store, run_id, start, &outcome, next, Direction::Up)?;
                     observer.migration_finished(migration, Direction::Up, &outcome);
                     for (k, v) in done.extracted {
                         summary.extracted.insert(k.clone(), v.clone());
-                        session.insert(k, v);
+                        base.insert(k, v);
                     }
                     summary.results.push(MigrationResult {
                         version: migration.version,
@@ -454,7 +475,10 @@ impl Runner {
             dry_run: opts.dry_run,
             ..RunSummary::default()
         };
-        for v in versions {
+        // The run id of the migration about to roll back when the previous commit recorded
+        // its start.
+        let mut begun: Option<i64> = None;
+        for (i, &v) in versions.iter().enumerate() {
             let migration = by_version[&v];
             // A rollback sees everything that was extracted, its own version's values last.
             let mut own: Vec<(u64, String, String)> = stored
@@ -475,9 +499,12 @@ impl Runner {
                 name: &migration.name,
                 checksum: &migration.checksum,
             };
-            let run_id = store.begin(start.clone())?;
+            let run_id = match begun.take() {
+                Some(id) => id,
+                None => store.begin(start.clone())?,
+            };
             let began = Instant::now();
-            let (done, result) = self.run_steps(migration, &migration.down, base, observer);
+            let (done, result) = self.run_steps(migration, &migration.down, &base, observer);
             let mut outcome = Outcome {
                 duration: began.elapsed(),
                 status_code: done.last_status.unwrap_or(0),
@@ -486,7 +513,12 @@ impl Runner {
             };
             match result {
                 Ok(()) => {
-                    store.succeed(run_id, start, &outcome)?;
+                    let next = versions
+                        .get(i + 1)
+                        .and_then(|nv| by_version.get(nv))
+                        .map(|m| (m.version, m.name.as_str(), m.checksum.as_str()));
+                    begun =
+                        self.record_success(store, run_id, start, &outcome, next, Direction::Down)?;
                     observer.migration_finished(migration, Direction::Down, &outcome);
                     summary.results.push(MigrationResult {
                         version: v,
@@ -512,6 +544,37 @@ impl Runner {
             }
         }
         Ok(summary)
+    }
+
+    /// Record a migration's success. When another migration of the run follows right away
+    /// (`next`: its version, name and checksum; no delay configured), its start is recorded in
+    /// the same transaction, so a run costs one durable commit per migration, and the next
+    /// migration is still recorded as started before its first request. Returns the next
+    /// migration's run id when its start was recorded.
+    fn record_success(
+        &self,
+        store: &mut dyn Store,
+        run_id: i64,
+        start: RunStart<'_>,
+        outcome: &crate::state::Outcome,
+        next: Option<(u64, &str, &str)>,
+        direction: Direction,
+    ) -> Result<Option<i64>, ExecError> {
+        match next.filter(|_| self.delay.is_zero()) {
+            Some((version, name, checksum)) => {
+                let next = RunStart {
+                    version,
+                    direction,
+                    name,
+                    checksum,
+                };
+                Ok(Some(store.succeed_and_begin(run_id, start, outcome, next)?))
+            }
+            None => {
+                store.succeed(run_id, start, outcome)?;
+                Ok(None)
+            }
+        }
     }
 
     /// Render every step of a migration without sending; values the steps would extract are
@@ -557,26 +620,32 @@ impl Runner {
         &self,
         migration: &Migration,
         steps: &[Step],
-        mut vars: Vars,
+        base: &Vars,
         observer: &mut dyn Observer,
     ) -> (StepsDone, Result<(), ExecError>) {
         let mut done = StepsDone::default();
+        // `base` plus the values earlier steps of this migration extracted, copied only when a
+        // later step needs them.
+        let mut own: Option<Vars> = None;
         for (index, step) in steps.iter().enumerate() {
-            let mut step_vars = vars.clone();
-            let auth_headers = match self.acquire(migration, step, &mut step_vars) {
-                Ok(headers) => headers,
-                Err(e) => return (done, Err(e)),
+            let vars = own.as_ref().unwrap_or(base);
+            // Tokens go into a copy of the variables; a step without auth reads them as they are.
+            let (auth_headers, with_auth) = match self.acquire(migration, step, vars) {
+                Ok(acquired) => acquired,
+                Err(e) => return step_failed(observer, migration, index, done, e),
             };
             let rendered = match render_step(
                 &self.renderer,
                 migration,
                 step,
-                &step_vars,
+                with_auth.as_ref().unwrap_or(vars),
                 self.render_body_default,
                 false,
             ) {
                 Ok(r) => r,
-                Err(d) => return (done, Err(ExecError::Input(d))),
+                Err(d) => {
+                    return step_failed(observer, migration, index, done, ExecError::Input(d));
+                }
             };
             let label = step_label(migration, step, index);
             let Some(step_type) = self.step_types.get(&rendered.step_type) else {
@@ -585,8 +654,9 @@ impl Runner {
                     format!("unknown step type `{}`", rendered.step_type),
                 )
                 .with_hint("register it under `plugins` in config.yaml, or use `type: http`");
-                return (done, Err(ExecError::Input(d)));
+                return step_failed(observer, migration, index, done, ExecError::Input(d));
             };
+            observer.step_started(migration, index, &rendered);
             let began = Instant::now();
             let mut attempt = 1;
             let (result, seen) = loop {
@@ -633,8 +703,12 @@ impl Runner {
                         duration: began.elapsed(),
                     };
                     observer.step_finished(migration, &rendered, &step_result);
+                    let more_steps = index + 1 < steps.len();
                     for (k, v) in outputs {
-                        vars.insert(k.clone(), v.clone());
+                        if more_steps {
+                            own.get_or_insert_with(|| base.clone())
+                                .insert(k.clone(), v.clone());
+                        }
                         done.extracted.retain(|(n, _)| *n != k);
                         done.extracted.push((k, v));
                     }
@@ -646,7 +720,7 @@ impl Runner {
                         step: label,
                         failure,
                     };
-                    return (done, Err(err));
+                    return step_failed(observer, migration, index, done, err);
                 }
             }
         }
@@ -655,18 +729,23 @@ impl Runner {
 }
 
 impl Runner {
-    /// Acquire the credentials a step uses (once per run), put their tokens into `vars` for
-    /// `{{.auth.NAME}}`, and return the headers the host injects for `auth_name`.
+    /// Acquire the credentials a step uses (once per run) and return the headers the host
+    /// injects for `auth_name`, with a copy of `vars` holding their tokens for
+    /// `{{.auth.NAME}}` (`None` when the step uses no credential).
     fn acquire(
         &self,
         migration: &Migration,
         step: &Step,
-        vars: &mut Vars,
-    ) -> Result<BTreeMap<String, String>, ExecError> {
+        vars: &Vars,
+    ) -> Result<(BTreeMap<String, String>, Option<Vars>), ExecError> {
         let mut headers = BTreeMap::new();
-        for (name, at) in
-            auth_references(&self.renderer, migration, step).map_err(ExecError::Input)?
-        {
+        let references =
+            auth_references(&self.renderer, migration, step).map_err(ExecError::Input)?;
+        if references.is_empty() {
+            return Ok((headers, None));
+        }
+        let mut vars = vars.clone();
+        for (name, at) in references {
             let token = self.credentials.get(&name, &at).map_err(|e| match e {
                 crate::auth::AuthError::Unknown(d) | crate::auth::AuthError::Config(d) => {
                     ExecError::Input(d)
@@ -676,7 +755,7 @@ impl Runner {
             vars.insert_auth(name.clone(), token.value.clone());
             headers.insert(name, token.header);
         }
-        Ok(headers)
+        Ok((headers, Some(vars)))
     }
 }
 
@@ -715,6 +794,18 @@ fn retryable(failure: &StepFailure, retry: &crate::migration::Retry, step: &Rend
 fn retry_pause(backoff: Duration, attempt: u32) -> Duration {
     let factor = 1u32 << (attempt.saturating_sub(1)).min(16);
     backoff.saturating_mul(factor).min(Duration::from_secs(60))
+}
+
+/// Tell the observer that the step at `index` failed, and end the migration's steps with `err`.
+fn step_failed(
+    observer: &mut dyn Observer,
+    migration: &Migration,
+    index: usize,
+    done: StepsDone,
+    err: ExecError,
+) -> (StepsDone, Result<(), ExecError>) {
+    observer.step_failed(migration, index, &err);
+    (done, Err(err))
 }
 
 /// What the steps of one migration produced so far.

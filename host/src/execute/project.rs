@@ -2,10 +2,11 @@
 //! the checks `status` and `validate` report. The store's run lock is
 //! [`crate::state::acquire_run_lock`].
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::config::{Config, StoreConfig};
-use crate::migration::Migration;
+use crate::migration::{Declared, Migration};
 use crate::report::Diagnostic;
 use crate::state::{
     self, Applied, MemoryStore, PgTarget, PostgresStore, SqliteStore, StateError, Store,
@@ -42,20 +43,22 @@ pub fn lock_path(config: &Config) -> Option<PathBuf> {
     }
 }
 
-/// Applied migrations whose file changed since they were applied.
-pub fn checksum_drift(migrations: &[Migration], applied: &[Applied]) -> Vec<String> {
+/// Applied migrations whose file changed since they were applied, in the order of `applied`.
+/// Works on fully loaded migrations and on files only scanned for `status` alike.
+pub fn checksum_drift<M: Declared>(migrations: &[M], applied: &[Applied]) -> Vec<String> {
+    let by_version: BTreeMap<u64, &M> = migrations.iter().map(|m| (m.version(), m)).collect();
     let mut out = Vec::new();
     for a in applied {
         let Some(recorded) = a.checksum.as_deref().filter(|c| !c.is_empty()) else {
             continue;
         };
-        if let Some(m) = migrations.iter().find(|m| m.version == a.version)
-            && m.checksum != recorded
+        if let Some(m) = by_version.get(&a.version)
+            && m.checksum() != recorded
         {
             out.push(format!(
                 "{} (version {}) changed after it was applied on {}: edits to an applied migration are not re-run; \
                  add a new migration instead",
-                m.path.display(),
+                m.path().display(),
                 a.version,
                 a.applied_at
             ));

@@ -198,12 +198,19 @@ pub fn render_step(
     render_body_default: bool,
     placeholders: bool,
 ) -> Result<RenderedStep, Diagnostic> {
-    let mut vars = vars.clone();
-    for (name, value) in &step.env {
-        let v = render_text(renderer, &vars, value, &format!("env.{name}"), migration)?;
-        vars.insert(name.clone(), v);
-    }
-    let vars = &vars;
+    // A step's own `env` needs a copy of the variables to add to; most steps have none.
+    let with_env;
+    let vars = if step.env.is_empty() {
+        vars
+    } else {
+        let mut own = vars.clone();
+        for (name, value) in &step.env {
+            let v = render_text(renderer, &own, value, &format!("env.{name}"), migration)?;
+            own.insert(name.clone(), v);
+        }
+        with_env = own;
+        &with_env
+    };
     if !step.is_http() {
         return render_custom(renderer, migration, step, vars);
     }

@@ -178,7 +178,7 @@ impl HttpClient {
             let response = match result {
                 Ok(r) => r,
                 Err(err) => {
-                    tracing::info!(
+                    tracing::debug!(
                         method = %method,
                         url = %mask::url(url.as_str()),
                         duration_ms = elapsed.as_millis() as u64,
@@ -189,7 +189,7 @@ impl HttpClient {
                 }
             };
             let status = response.status().as_u16();
-            tracing::info!(
+            tracing::debug!(
                 method = %method,
                 url = %mask::url(url.as_str()),
                 status,

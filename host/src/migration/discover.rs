@@ -42,8 +42,14 @@ pub fn discover(dir: &Path) -> Result<Vec<MigrationSource>, LoadError> {
         let Some((digits, name)) = split_name(file_name) else {
             continue;
         };
-        // Follows symlinks: a link to a migration file counts, a directory does not.
-        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+        // Follows symlinks: a link to a migration file counts, a directory does not. The
+        // listing already says what a plain entry is, so only links cost a `stat`.
+        let is_file = match entry.file_type() {
+            Ok(t) if t.is_symlink() => std::fs::metadata(&path).is_ok_and(|m| m.is_file()),
+            Ok(t) => t.is_file(),
+            Err(_) => std::fs::metadata(&path).is_ok_and(|m| m.is_file()),
+        };
+        if !is_file {
             continue;
         }
         match digits.parse::<u64>() {
@@ -232,6 +238,36 @@ mod tests {
                 .hint
                 .as_deref()
                 .is_some_and(|h| h.contains("migrate_dir"))
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_to_files_count_links_to_directories_do_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        touch(elsewhere.path(), "shared.yaml");
+        std::fs::create_dir(elsewhere.path().join("folder")).expect("mkdir");
+        std::os::unix::fs::symlink(
+            elsewhere.path().join("shared.yaml"),
+            dir.path().join("1_linked.yaml"),
+        )
+        .expect("link");
+        std::os::unix::fs::symlink(
+            elsewhere.path().join("folder"),
+            dir.path().join("2_folder.yaml"),
+        )
+        .expect("link");
+        std::os::unix::fs::symlink(
+            elsewhere.path().join("gone.yaml"),
+            dir.path().join("3_dangling.yaml"),
+        )
+        .expect("link");
+        touch(dir.path(), "4_plain.yaml");
+        let found = discover(dir.path()).expect("discover");
+        assert_eq!(
+            found.iter().map(|s| s.version).collect::<Vec<_>>(),
+            vec![1, 4]
         );
     }
 

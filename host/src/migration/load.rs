@@ -12,32 +12,250 @@ use sha2::{Digest, Sha256};
 
 use super::model::*;
 use crate::config::LoadError;
+use crate::config::schema::{Key, Section, Shape};
 use crate::config::yaml::{self, Fields, Node, NodeKind, Problems, item_path, type_error};
 use crate::report::{Diagnostic, Located, Location};
 
-const UP_STEP_KEYS: &[&str] = &[
-    "name", "type", "params", "env", "request", "response", "retry", "timeout",
-];
-const NESTED_DOWN_KEYS: &[&str] = &[
-    "name", "type", "params", "env", "auth", "request", "response", "retry", "timeout",
-];
-const FLAT_DOWN_KEYS: &[&str] = &[
-    "name", "env", "auth", "method", "url", "headers", "queries", "body", "find", "retry",
-    "timeout",
-];
+/// A migration file, the top level.
+pub(crate) static MIGRATION: Section = Section {
+    name: "migration",
+    doc: "One apirun migration (`NNN_name.yaml`): the HTTP calls of `up`, and of `down` to undo them.",
+    keys: &[
+        Key::required(
+            "up",
+            Shape::AnyOf(&[Shape::Section(&UP_STEP), Shape::List(&UP_STEP_SHAPE)]),
+            "What applying the migration does: a step, or a list of steps run in order.",
+        ),
+        Key::new(
+            "down",
+            Shape::AnyOf(&[
+                Shape::Section(&NESTED_DOWN),
+                Shape::Section(&FLAT_DOWN),
+                Shape::List(&DOWN_STEP_SHAPE),
+            ]),
+            "How to undo it: a step like `up`'s, the Go original's flat form (`method`, `url`, optional `find`), or a list of steps.",
+        ),
+    ],
+};
+
+static UP_STEP_SHAPE: Shape = Shape::Section(&UP_STEP);
+static DOWN_STEP_SHAPE: Shape =
+    Shape::AnyOf(&[Shape::Section(&NESTED_DOWN), Shape::Section(&FLAT_DOWN)]);
+
+const STEP_NAME: Key = Key::new(
+    "name",
+    Shape::Text,
+    "What the step does, for messages and logs.",
+);
+const STEP_TYPE: Key = Key::new(
+    "type",
+    Shape::Text,
+    "The step type: `http` (default) or the name of a plugin from config `plugins`.",
+);
+const STEP_PARAMS: Key = Key::new(
+    "params",
+    Shape::Object,
+    "Parameters of a custom step type (templated strings).",
+);
+const STEP_ENV: Key = Key::new(
+    "env",
+    Shape::Vars,
+    "Variables of this step (highest precedence), templated.",
+);
+const STEP_AUTH: Key = Key::new(
+    "auth",
+    Shape::Text,
+    "The auth entry whose credential the host injects (the same as `request.auth_name`).",
+);
+const STEP_REQUEST: Key = Key::new(
+    "request",
+    Shape::Section(&REQUEST),
+    "The HTTP call (required for `http` steps).",
+);
+const STEP_RESPONSE: Key = Key::new(
+    "response",
+    Shape::Section(&RESPONSE),
+    "What the response must be, and what to extract from it.",
+);
+const STEP_RETRY: Key = Key::new(
+    "retry",
+    Shape::Section(&RETRY),
+    "Try again on a transport error or a listed status (nothing is retried without it).",
+);
+const STEP_TIMEOUT: Key = Key::new("timeout", Shape::Duration, "Longest time for the step.");
+
+static UP_STEP: Section = Section {
+    name: "step",
+    doc: "A step: one HTTP call (or one call of a custom step type).",
+    keys: &[
+        STEP_NAME,
+        STEP_TYPE,
+        STEP_PARAMS,
+        STEP_ENV,
+        STEP_REQUEST,
+        STEP_RESPONSE,
+        STEP_RETRY,
+        STEP_TIMEOUT,
+    ],
+};
+
+static NESTED_DOWN: Section = Section {
+    name: "down_step",
+    doc: "A down step written like an up step (`request:`/`response:`).",
+    keys: &[
+        STEP_NAME,
+        STEP_TYPE,
+        STEP_PARAMS,
+        STEP_ENV,
+        STEP_AUTH,
+        STEP_REQUEST,
+        STEP_RESPONSE,
+        STEP_RETRY,
+        STEP_TIMEOUT,
+    ],
+};
+
+static FLAT_DOWN: Section = Section {
+    name: "flat_down_step",
+    doc: "The Go original's down form: the call's fields at the top, an optional `find` lookup first; any 2xx is accepted.",
+    keys: &[
+        STEP_NAME,
+        STEP_ENV,
+        STEP_AUTH,
+        Key::new("method", Shape::Text, "The HTTP method (any case)."),
+        Key::new("url", Shape::Text, "The URL (a template)."),
+        Key::new(
+            "headers",
+            Shape::Pairs,
+            "Headers: `{name, value}` entries, templated.",
+        ),
+        Key::new(
+            "queries",
+            Shape::Pairs,
+            "Query parameters: `{name, value}` entries, templated.",
+        ),
+        Key::new(
+            "body",
+            Shape::Json,
+            "The body (a template); a mapping or list is sent as its JSON text.",
+        ),
+        Key::new(
+            "find",
+            Shape::Section(&FIND),
+            "A lookup that runs first; the values it extracts are visible to the down call.",
+        ),
+        STEP_RETRY,
+        STEP_TIMEOUT,
+    ],
+};
+
 /// Keys that only make sense in the flat down form.
 const FLAT_ONLY_KEYS: &[&str] = &["method", "url", "headers", "queries", "body", "find"];
-const REQUEST_KEYS: &[&str] = &[
-    "method",
-    "url",
-    "headers",
-    "queries",
-    "body",
-    "body_file",
-    "render_body",
-    "auth_name",
-];
-const RESPONSE_KEYS: &[&str] = &["result_code", "env_from", "env_missing"];
+
+static FIND: Section = Section {
+    name: "find",
+    doc: "The lookup a flat down step runs before its call.",
+    keys: &[
+        Key::required("request", Shape::Section(&REQUEST), "The lookup call."),
+        Key::new(
+            "response",
+            Shape::Section(&RESPONSE),
+            "Its accepted statuses and extracted values.",
+        ),
+    ],
+};
+
+static REQUEST: Section = Section {
+    name: "request",
+    doc: "An HTTP request; every string is a template.",
+    keys: &[
+        Key::new(
+            "method",
+            Shape::Text,
+            "The HTTP method (any case; HEAD and OPTIONS included).",
+        ),
+        Key::new("url", Shape::Text, "The URL (a template)."),
+        Key::new(
+            "headers",
+            Shape::Pairs,
+            "Headers: `{name, value}` entries, templated.",
+        ),
+        Key::new(
+            "queries",
+            Shape::Pairs,
+            "Query parameters: `{name, value}` entries, templated.",
+        ),
+        Key::new(
+            "body",
+            Shape::Json,
+            "The body (a template); a mapping or list is sent as its JSON text.",
+        ),
+        Key::new(
+            "body_file",
+            Shape::Text,
+            "Read the body from this file, relative to the migration file; templated like `body`.",
+        ),
+        Key::new(
+            "render_body",
+            Shape::Bool,
+            "Render the body as a template (default: config `render_body`).",
+        ),
+        Key::new(
+            "auth_name",
+            Shape::Text,
+            "The auth entry whose credential the host injects as `Authorization`.",
+        ),
+    ],
+};
+
+static RESPONSE: Section = Section {
+    name: "response",
+    doc: "What a response must be, and what to extract from it.",
+    keys: &[
+        Key::new(
+            "result_code",
+            Shape::Texts { one_allowed: true },
+            "Accepted statuses (`\"201\"`, classes like `\"2xx\"`); absent: any status.",
+        ),
+        Key::new(
+            "env_from",
+            Shape::Vars,
+            "Variables to extract: name → gjson path into the response body.",
+        ),
+        Key::new(
+            "env_missing",
+            Shape::Word(&["skip", "fail"]),
+            "A path with no value: skip (default) or fail the step.",
+        ),
+    ],
+};
+
+static RETRY: Section = Section {
+    name: "retry",
+    doc: "Retrying a step: transport errors and listed statuses, for repeatable methods.",
+    keys: &[
+        Key::new(
+            "attempts",
+            Shape::Count,
+            "The total number of tries (at least 1).",
+        ),
+        Key::new(
+            "backoff",
+            Shape::Duration,
+            "The first pause, doubled after each try (default 1s).",
+        ),
+        Key::new(
+            "statuses",
+            Shape::Texts { one_allowed: true },
+            "Statuses to retry (`503`, `\"5xx\"`).",
+        ),
+        Key::new(
+            "methods",
+            Shape::Texts { one_allowed: true },
+            "Methods that may be retried (default GET, HEAD, OPTIONS, PUT, DELETE).",
+        ),
+    ],
+};
 
 /// Read and validate one migration file.
 pub fn load_file(src: &MigrationSource) -> Result<Migration, LoadError> {
@@ -64,7 +282,7 @@ pub fn load_file(src: &MigrationSource) -> Result<Migration, LoadError> {
         _ => PathBuf::from("."),
     };
     let mut p = Problems::new();
-    let Some(f) = Fields::new(&root, "", &["up", "down"], &mut p) else {
+    let Some(f) = Fields::new(&root, "", &MIGRATION, &mut p) else {
         return Err(p.into_error());
     };
     let ctx = Ctx { dir: &dir };
@@ -119,7 +337,10 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn up(&self, node: &Node, p: &mut Problems) -> Vec<Step> {
         match &node.kind {
-            NodeKind::Map(_) => self.step(node, "up", UP_STEP_KEYS, p).into_iter().collect(),
+            NodeKind::Map(_) => self
+                .step(node, "up", &UP_STEP, &[], p)
+                .into_iter()
+                .collect(),
             NodeKind::Seq(items) if items.is_empty() => {
                 p.push(Diagnostic::at(node.location.clone(), "`up` has no steps"));
                 Vec::new()
@@ -127,7 +348,7 @@ impl Ctx<'_> {
             NodeKind::Seq(items) => items
                 .iter()
                 .enumerate()
-                .filter_map(|(i, item)| self.step(item, &item_path("up", i), UP_STEP_KEYS, p))
+                .filter_map(|(i, item)| self.step(item, &item_path("up", i), &UP_STEP, &[], p))
                 .collect(),
             NodeKind::Scalar(_) => {
                 p.push(type_error(
@@ -172,7 +393,7 @@ impl Ctx<'_> {
         if !nested {
             return self.flat_down(node, path, p);
         }
-        let mut allowed = NESTED_DOWN_KEYS.to_vec();
+        let mut extra = Vec::new();
         for e in entries
             .iter()
             .filter(|e| FLAT_ONLY_KEYS.contains(&e.key.as_str()))
@@ -186,17 +407,26 @@ impl Ctx<'_> {
                     "move it under `{path}.request` (`find` has no nested equivalent: use a separate step), or drop `request:`/`response:`"
                 )),
             );
-            allowed.push(e.key.as_str());
+            extra.push(e.key.as_str());
         }
-        self.step(node, path, &allowed, p).into_iter().collect()
+        self.step(node, path, &NESTED_DOWN, &extra, p)
+            .into_iter()
+            .collect()
     }
 
     /// An up step, a nested down step, or an item of a step list.
-    fn step(&self, node: &Node, path: &str, allowed: &[&str], p: &mut Problems) -> Option<Step> {
-        let f = Fields::new(node, path, allowed, p)?;
+    fn step(
+        &self,
+        node: &Node,
+        path: &str,
+        section: &'static Section,
+        extra: &[&str],
+        p: &mut Problems,
+    ) -> Option<Step> {
+        let f = Fields::with_extra(node, path, section, extra, p)?;
         let step_type = step_type(&f, p);
         let is_http = step_type.value == HTTP_STEP_TYPE;
-        let mut request = match f.fields("request", REQUEST_KEYS, p) {
+        let mut request = match f.fields("request", &REQUEST, p) {
             Some(r) => self.request(&r, is_http, p),
             None if is_http => {
                 f.require(
@@ -223,7 +453,7 @@ impl Ctx<'_> {
             }
         }
         let response = f
-            .fields("response", RESPONSE_KEYS, p)
+            .fields("response", &RESPONSE, p)
             .map(|r| response(&r, p))
             .unwrap_or_else(empty_response);
         let params = f.json_object("params", p);
@@ -242,9 +472,7 @@ impl Ctx<'_> {
             request,
             response,
             params,
-            retry: f
-                .fields("retry", &["attempts", "backoff", "statuses", "methods"], p)
-                .map(|r| retry(&r, p)),
+            retry: f.fields("retry", &RETRY, p).map(|r| retry(&r, p)),
             timeout: step_timeout(&f, p),
         })
     }
@@ -252,15 +480,15 @@ impl Ctx<'_> {
     /// The Go original's only down form: the call's fields at the top, `auth` for its auth name,
     /// an optional `find` lookup first, and any 2xx accepted.
     fn flat_down(&self, node: &Node, path: &str, p: &mut Problems) -> Vec<Step> {
-        let Some(f) = Fields::new(node, path, FLAT_DOWN_KEYS, p) else {
+        let Some(f) = Fields::new(node, path, &FLAT_DOWN, p) else {
             return Vec::new();
         };
         let env = f.scalar_map("env", p);
         let name = step_name(&f, p);
         let http = Located::new(HTTP_STEP_TYPE.to_string(), f.location().clone());
         let mut steps = Vec::new();
-        if let Some(find) = f.fields("find", &["request", "response"], p) {
-            let request = match find.fields("request", REQUEST_KEYS, p) {
+        if let Some(find) = f.fields("find", &FIND, p) {
+            let request = match find.fields("request", &REQUEST, p) {
                 Some(r) => self.request(&r, true, p),
                 None => {
                     p.push(
@@ -271,7 +499,7 @@ impl Ctx<'_> {
                 }
             };
             let response = find
-                .fields("response", RESPONSE_KEYS, p)
+                .fields("response", &RESPONSE, p)
                 .map(|r| response(&r, p))
                 .unwrap_or_else(empty_response);
             steps.push(Step {
@@ -305,9 +533,7 @@ impl Ctx<'_> {
                 env_missing: EnvMissing::Skip,
             },
             params: None,
-            retry: f
-                .fields("retry", &["attempts", "backoff", "statuses", "methods"], p)
-                .map(|r| retry(&r, p)),
+            retry: f.fields("retry", &RETRY, p).map(|r| retry(&r, p)),
             timeout: step_timeout(&f, p),
         });
         steps
@@ -383,7 +609,7 @@ impl Ctx<'_> {
 
     fn body_file(&self, file: Located<String>, p: &mut Problems) -> Option<Located<PathBuf>> {
         let raw = file.value.trim();
-        let resolved = crate::config::resolve_path(&self.dir, raw);
+        let resolved = crate::config::resolve_path(self.dir, raw);
         // A templated path can only be checked once rendered.
         if !raw.contains("{{") && !resolved.is_file() {
             p.push(

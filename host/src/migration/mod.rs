@@ -11,6 +11,7 @@ mod create;
 mod discover;
 mod load;
 mod model;
+mod scan;
 
 #[cfg(test)]
 mod tests;
@@ -18,7 +19,19 @@ mod tests;
 pub use crate::config::LoadError;
 pub use create::{create, slugify};
 pub use discover::discover;
+pub use scan::{Declared, MigrationFile, checksum, scan};
+pub(crate) use load::MIGRATION;
 pub use load::{load_all, load_dir, load_file};
+
+/// The JSON Schema of a migration file, generated from the tables its loader checks keys
+/// against.
+pub fn json_schema() -> serde_json::Value {
+    crate::config::schema::json_schema(
+        &MIGRATION,
+        &format!("{}/migration.schema.json", crate::config::SCHEMA_BASE),
+        "apirun migration",
+    )
+}
 pub use model::{
     EnvMissing, HTTP_STEP_TYPE, Migration, MigrationSource, Pair, Request, Response, Retry,
     StatusPattern, Step, StepKind,

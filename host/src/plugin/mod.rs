@@ -469,7 +469,11 @@ fn engine_config(pooling: bool) -> Config {
             .total_stacks(64)
             .max_memory_size(MAX_MEMORY_LIMIT)
             .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(1 << 16);
+            .table_keep_resident(1 << 16)
+            // Reset only the pages a step dirtied (PAGEMAP_SCAN, Linux 6.7+) instead of
+            // memsetting the whole resident megabyte: a step's fresh instance costs ~20 µs
+            // instead of ~55 µs (see docs/performance.md). Elsewhere the memset stays.
+            .pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     }
     config

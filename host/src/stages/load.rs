@@ -9,27 +9,121 @@ use super::condition::{self, ConditionError};
 use super::graph::Graph;
 use super::model::*;
 use crate::config::LoadError;
+use crate::config::schema::{Key, Section, Shape};
 use crate::config::yaml::{self, Fields, Node, NodeKind, Problems, item_path};
 use crate::report::{Diagnostic, Located, Location, did_you_mean};
 use crate::template::{Renderer, Vars};
 
-const TOP_KEYS: &[&str] = &["apiVersion", "kind", "stages", "global"];
-const STAGE_KEYS: &[&str] = &[
-    "name",
-    "config_path",
-    "depends_on",
-    "env",
-    "env_from_stages",
-    "timeout",
-    "on_failure",
-    "condition",
-];
-const GLOBAL_KEYS: &[&str] = &[
-    "env",
-    "wait_between_stages",
-    "max_concurrent_stages",
-    "rollback_on_failure",
-];
+/// stages.yaml, the top level.
+pub(crate) static STAGES: Section = Section {
+    name: "stages",
+    doc: "A multi-stage run: apirun projects (stages) in a dependency graph, values flowing from each stage to the stages that depend on it.",
+    keys: &[
+        Key::new("apiVersion", Shape::Text, "Any value (default apirun/v1)."),
+        Key::new(
+            "kind",
+            Shape::Text,
+            "Any value (default StageOrchestration).",
+        ),
+        Key::required(
+            "stages",
+            Shape::List(&STAGE_SHAPE),
+            "The stages, in any order.",
+        ),
+        Key::new(
+            "global",
+            Shape::Section(&GLOBAL),
+            "Settings for the whole run.",
+        ),
+    ],
+};
+
+static STAGE_SHAPE: Shape = Shape::Section(&STAGE);
+/// `env` of a stage or of `global`: a mapping, or config.yaml's `{name, value}` list.
+const STAGE_ENV: Shape = Shape::AnyOf(&[Shape::Vars, Shape::Pairs]);
+
+static STAGE: Section = Section {
+    name: "stage",
+    doc: "One stage: an ordinary apirun project (its own config.yaml, migrations and state).",
+    keys: &[
+        Key::required("name", Shape::Text, "The stage's unique name."),
+        Key::required(
+            "config_path",
+            Shape::Text,
+            "The stage's config.yaml, relative to stages.yaml.",
+        ),
+        Key::new(
+            "depends_on",
+            Shape::Texts { one_allowed: true },
+            "Stages that must run first: a list, or one name.",
+        ),
+        Key::new("env", STAGE_ENV, "Variables for this stage's migrations."),
+        Key::new(
+            "env_from_stages",
+            Shape::List(&ENV_FROM_SHAPE),
+            "Values to read from upstream stages' state.",
+        ),
+        Key::new(
+            "timeout",
+            Shape::Duration,
+            "Longest time the stage may run.",
+        ),
+        Key::new(
+            "on_failure",
+            Shape::Word(ON_FAILURE_NAMES),
+            "What a failure does: stop (default), continue, or skip_dependents.",
+        ),
+        Key::new(
+            "condition",
+            Shape::Text,
+            "Run the stage only when this renders to true (`{{.environment}} == 'staging'`).",
+        ),
+    ],
+};
+
+static ENV_FROM_SHAPE: Shape = Shape::Section(&ENV_FROM);
+static ENV_FROM: Section = Section {
+    name: "env_from_stage",
+    doc: "Values to take from one upstream stage.",
+    keys: &[
+        Key::required("stage", Shape::Text, "The upstream stage."),
+        Key::required(
+            "vars",
+            Shape::Texts { one_allowed: true },
+            "The variables to copy from its exported values.",
+        ),
+    ],
+};
+
+static GLOBAL: Section = Section {
+    name: "global",
+    doc: "Settings for the whole run.",
+    keys: &[
+        Key::new(
+            "env",
+            STAGE_ENV,
+            "Variables for every stage (lowest precedence).",
+        ),
+        Key::new(
+            "wait_between_stages",
+            Shape::Duration,
+            "Pause between waves (up) or stages (down).",
+        ),
+        Key::new(
+            "max_concurrent_stages",
+            Shape::Count,
+            "How many independent stages may run at once (default 1).",
+        ),
+        Key::new(
+            "rollback_on_failure",
+            Shape::Bool,
+            "When the run fails, roll back what this run applied.",
+        ),
+    ],
+};
+
+/// The words of `on_failure`, in the order of [`ON_FAILURE`].
+const ON_FAILURE_NAMES: &[&str] = &["stop", "continue", "skip_dependents"];
 const ON_FAILURE: &[(&str, OnFailure)] = &[
     ("stop", OnFailure::Stop),
     ("continue", OnFailure::Continue),
@@ -131,7 +225,7 @@ fn decode_root(path: &Path, dir: &Path, root: &Node, p: &mut Problems) -> Option
         );
         return None;
     }
-    let f = Fields::new(root, "", TOP_KEYS, p)?;
+    let f = Fields::new(root, "", &STAGES, p)?;
     let api_version = f
         .string("apiVersion", p)
         .map(|s| s.value.trim().to_string())
@@ -164,7 +258,7 @@ fn decode_root(path: &Path, dir: &Path, root: &Node, p: &mut Problems) -> Option
         }
     }
     let global = f
-        .fields("global", GLOBAL_KEYS, p)
+        .fields("global", &GLOBAL, p)
         .map(|g| global(&g, p))
         .unwrap_or_default();
     Some(StagesFile {
@@ -196,7 +290,7 @@ fn env_map(f: &Fields<'_>, key: &str, p: &mut Problems) -> Vec<(String, Located<
 }
 
 fn stage(node: &Node, path: &str, dir: &Path, p: &mut Problems) -> Option<Stage> {
-    let f = Fields::new(node, path, STAGE_KEYS, p)?;
+    let f = Fields::new(node, path, &STAGE, p)?;
     let name = f.required_string("name", p);
     let config = f.required_string("config_path", p);
     let depends_on = f.string_list("depends_on", true, p).unwrap_or_default();
@@ -249,7 +343,7 @@ fn env_from_stages(node: &Node, path: &str, p: &mut Problems) -> Vec<EnvFromStag
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let ipath = item_path(path, i);
-        let Some(f) = Fields::new(item, &ipath, &["stage", "vars"], p) else {
+        let Some(f) = Fields::new(item, &ipath, &ENV_FROM, p) else {
             continue;
         };
         let stage = f.required_string("stage", p);

@@ -14,6 +14,7 @@
 //! `apirun stages up --stage X` works in a later process once X's upstream stages have run.
 
 mod condition;
+mod diagram;
 mod graph;
 mod load;
 mod model;
@@ -25,8 +26,19 @@ mod run;
 mod tests;
 
 pub use condition::{ConditionError, decide as decide_condition, evaluate as evaluate_condition};
+pub use diagram::{DiagramFormat, render as render_diagram};
 pub use graph::{Direction, Graph, SelectError, Selection, batches, select};
+pub(crate) use load::STAGES;
 pub use load::{decode, load};
+
+/// The JSON Schema of stages.yaml, generated from the tables its loader checks keys against.
+pub fn json_schema() -> serde_json::Value {
+    crate::config::schema::json_schema(
+        &STAGES,
+        &format!("{}/stages.schema.json", crate::config::SCHEMA_BASE),
+        "apirun stages.yaml",
+    )
+}
 pub use model::{
     DEFAULT_API_VERSION, DEFAULT_KIND, EnvFromStage, Global, OnFailure, Stage, StagesFile,
 };

@@ -224,6 +224,23 @@ pub trait Store: Send {
         start: RunStart<'_>,
         outcome: &Outcome,
     ) -> Result<(), StateError>;
+    /// Record the success of `run_id` (everything [`Store::succeed`] records) and the start of
+    /// the next migration of the same run (what [`Store::begin`] records) in one transaction:
+    /// either both are durable or neither is. A run then costs one durable commit per
+    /// migration instead of two, and the next migration is still recorded as started before
+    /// its first request. Returns the next run's id.
+    ///
+    /// The default records one after the other, for stores without transactions.
+    fn succeed_and_begin(
+        &mut self,
+        run_id: i64,
+        start: RunStart<'_>,
+        outcome: &Outcome,
+        next: RunStart<'_>,
+    ) -> Result<i64, StateError> {
+        self.succeed(run_id, start, outcome)?;
+        self.begin(next)
+    }
     /// Record failure; nothing is applied and no variable is stored.
     fn fail(&mut self, run_id: i64, outcome: &Outcome) -> Result<(), StateError>;
     /// Settle an in-doubt run by hand: `applied` says whether its effect took place.

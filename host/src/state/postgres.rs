@@ -34,7 +34,7 @@ use std::time::Duration;
 use ::postgres::config::{Host, SslMode};
 use ::postgres::error::SqlState;
 use ::postgres::types::ToSql;
-use ::postgres::{Client, NoTls, Row};
+use ::postgres::{Client, GenericClient, NoTls, Row};
 use sha2::{Digest, Sha256};
 
 use super::{
@@ -1184,6 +1184,101 @@ impl PostgresStore {
         tx.commit().map_err(err("create the store's tables"))
     }
 
+    /// Insert the `started` row of a run (on a client or inside a transaction); its id.
+    fn insert_start(
+        &self,
+        c: &mut impl GenericClient,
+        start: &RunStart<'_>,
+        version: i64,
+    ) -> Result<i64, ::postgres::Error> {
+        let sql = format!(
+            "INSERT INTO {} (version, direction, status_code, failed, ran_at, state, name, checksum, pid)
+             VALUES ($1, $2, 0, FALSE, now(), 'started', $3, $4, $5) RETURNING id::bigint",
+            self.t.runs
+        );
+        let pid = i64::from(std::process::id());
+        c.query_one(
+            &sql,
+            &[
+                &version,
+                &start.direction.as_str(),
+                &start.name,
+                &start.checksum,
+                &pid,
+            ],
+        )?
+        .try_get(0)
+    }
+
+    /// Mark a run succeeded and apply its effect: the applied version and its stored
+    /// variables (up), or their removal (down). `tx` is the caller's transaction.
+    fn record_success(
+        &self,
+        tx: &mut impl GenericClient,
+        run_id: i64,
+        start: &RunStart<'_>,
+        outcome: &Outcome,
+        version: i64,
+    ) -> Result<(), ::postgres::Error> {
+        let t = &self.t;
+        let env = if start.direction == Direction::Up {
+            env_json(&outcome.env)
+        } else {
+            None
+        };
+        tx.execute(
+            &format!(
+                "UPDATE {} SET state = 'succeeded', failed = FALSE, status_code = $2, body = $3,
+                 env_json = $4, finished_at = now(), duration_ms = $5, error = NULL WHERE id = $1::bigint",
+                t.runs
+            ),
+            &[
+                &run_id,
+                &i32::from(outcome.status_code),
+                &outcome.body,
+                &env,
+                &millis(outcome.duration),
+            ],
+        )?;
+        match start.direction {
+            Direction::Up => {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO {} (version, applied_at, name, checksum) VALUES ($1, now(), $2, $3)
+                         ON CONFLICT (version) DO UPDATE SET applied_at = EXCLUDED.applied_at,
+                         name = EXCLUDED.name, checksum = EXCLUDED.checksum",
+                        t.migrations
+                    ),
+                    &[&version, &start.name, &start.checksum],
+                )?;
+                tx.execute(
+                    &format!("DELETE FROM {} WHERE version = $1", t.env),
+                    &[&version],
+                )?;
+                for (name, value) in &outcome.env {
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO {} (version, name, value) VALUES ($1, $2, $3)",
+                            t.env
+                        ),
+                        &[&version, name, value],
+                    )?;
+                }
+            }
+            Direction::Down => {
+                tx.execute(
+                    &format!("DELETE FROM {} WHERE version = $1", t.migrations),
+                    &[&version],
+                )?;
+                tx.execute(
+                    &format!("DELETE FROM {} WHERE version = $1", t.env),
+                    &[&version],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     fn run_from_row(&self, row: &Row) -> Result<RunRecord, StateError> {
         let env_json: Option<String> = self.get(row, 11)?;
         let env = env_json
@@ -1297,31 +1392,13 @@ impl Store for PostgresStore {
     }
 
     fn begin(&mut self, start: RunStart<'_>) -> Result<i64, StateError> {
-        let sql = format!(
-            "INSERT INTO {} (version, direction, status_code, failed, ran_at, state, name, checksum, pid)
-             VALUES ($1, $2, 0, FALSE, now(), 'started', $3, $4, $5) RETURNING id::bigint",
-            self.t.runs
-        );
         let version = self.version_param(start.version)?;
-        let pid = i64::from(std::process::id());
-        let rows = self.query(
-            &sql,
-            &[
-                &version,
-                &start.direction.as_str(),
-                &start.name,
-                &start.checksum,
-                &pid,
-            ],
-            "record the start of a migration",
-        )?;
-        match rows.first() {
-            Some(r) => self.get(r, 0),
-            None => Err(self.target.error(
-                PgErrorKind::Query,
-                "recording the start of a migration returned no id".into(),
-            )),
-        }
+        let mut client = self.client()?;
+        self.insert_start(&mut *client, &start, version)
+            .map_err(|e| {
+                self.target
+                    .query_error(&e, "record the start of a migration")
+            })
     }
 
     fn succeed(
@@ -1331,73 +1408,36 @@ impl Store for PostgresStore {
         outcome: &Outcome,
     ) -> Result<(), StateError> {
         let version = self.version_param(start.version)?;
-        let target = &self.target;
-        let t = &self.t;
-        let err = |e: ::postgres::Error| target.query_error(&e, "record a finished migration");
+        let err = |e: ::postgres::Error| self.target.query_error(&e, "record a finished migration");
         let mut client = self.client()?;
         let mut tx = client.transaction().map_err(err)?;
-        let env = if start.direction == Direction::Up {
-            env_json(&outcome.env)
-        } else {
-            None
-        };
-        tx.execute(
-            &format!(
-                "UPDATE {} SET state = 'succeeded', failed = FALSE, status_code = $2, body = $3,
-                 env_json = $4, finished_at = now(), duration_ms = $5, error = NULL WHERE id = $1::bigint",
-                t.runs
-            ),
-            &[
-                &run_id,
-                &i32::from(outcome.status_code),
-                &outcome.body,
-                &env,
-                &millis(outcome.duration),
-            ],
-        )
-        .map_err(err)?;
-        match start.direction {
-            Direction::Up => {
-                tx.execute(
-                    &format!(
-                        "INSERT INTO {} (version, applied_at, name, checksum) VALUES ($1, now(), $2, $3)
-                         ON CONFLICT (version) DO UPDATE SET applied_at = EXCLUDED.applied_at,
-                         name = EXCLUDED.name, checksum = EXCLUDED.checksum",
-                        t.migrations
-                    ),
-                    &[&version, &start.name, &start.checksum],
-                )
-                .map_err(err)?;
-                tx.execute(
-                    &format!("DELETE FROM {} WHERE version = $1", t.env),
-                    &[&version],
-                )
-                .map_err(err)?;
-                for (name, value) in &outcome.env {
-                    tx.execute(
-                        &format!(
-                            "INSERT INTO {} (version, name, value) VALUES ($1, $2, $3)",
-                            t.env
-                        ),
-                        &[&version, name, value],
-                    )
-                    .map_err(err)?;
-                }
-            }
-            Direction::Down => {
-                tx.execute(
-                    &format!("DELETE FROM {} WHERE version = $1", t.migrations),
-                    &[&version],
-                )
-                .map_err(err)?;
-                tx.execute(
-                    &format!("DELETE FROM {} WHERE version = $1", t.env),
-                    &[&version],
-                )
-                .map_err(err)?;
-            }
-        }
+        self.record_success(&mut tx, run_id, &start, outcome, version)
+            .map_err(err)?;
         tx.commit().map_err(err)
+    }
+
+    fn succeed_and_begin(
+        &mut self,
+        run_id: i64,
+        start: RunStart<'_>,
+        outcome: &Outcome,
+        next: RunStart<'_>,
+    ) -> Result<i64, StateError> {
+        let version = self.version_param(start.version)?;
+        let next_version = self.version_param(next.version)?;
+        let err = |e: ::postgres::Error| self.target.query_error(&e, "record a finished migration");
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(err)?;
+        self.record_success(&mut tx, run_id, &start, outcome, version)
+            .map_err(err)?;
+        let id = self
+            .insert_start(&mut tx, &next, next_version)
+            .map_err(|e| {
+                self.target
+                    .query_error(&e, "record the start of a migration")
+            })?;
+        tx.commit().map_err(err)?;
+        Ok(id)
     }
 
     fn fail(&mut self, run_id: i64, outcome: &Outcome) -> Result<(), StateError> {

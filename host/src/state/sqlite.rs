@@ -17,6 +17,24 @@ use super::{
 /// Version of the tables' layout written by this apirun.
 pub const SCHEMA_VERSION: i64 = 1;
 
+/// Columns apirun added to the Go original's `schema_migrations`, with their declarations.
+const MIGRATIONS_ADDED: &[(&str, &str)] = &[
+    ("applied_at", "TEXT NOT NULL DEFAULT ''"),
+    ("name", "TEXT NULL"),
+    ("checksum", "TEXT NULL"),
+];
+
+/// Columns apirun added to the Go original's `migration_runs`, with their declarations.
+const RUNS_ADDED: &[(&str, &str)] = &[
+    ("state", "TEXT NOT NULL DEFAULT 'succeeded'"),
+    ("finished_at", "TEXT NULL"),
+    ("duration_ms", "INTEGER NULL"),
+    ("error", "TEXT NULL"),
+    ("name", "TEXT NULL"),
+    ("checksum", "TEXT NULL"),
+    ("pid", "INTEGER NULL"),
+];
+
 /// A SQLite state file.
 pub struct SqliteStore {
     conn: Connection,
@@ -84,6 +102,9 @@ impl SqliteStore {
         }
     }
 
+    /// Settings, then the tables: created or upgraded in one write transaction (one durable
+    /// commit on a new file, instead of one per statement), and not written at all when they
+    /// are already current, so opening a store costs a few reads.
     fn init(&self) -> Result<(), StateError> {
         self.conn
             .busy_timeout(Duration::from_secs(30))
@@ -94,10 +115,19 @@ impl SqliteStore {
         self.conn
             .pragma_update(None, "synchronous", "FULL")
             .map_err(|e| self.sql_err(e))?;
+        if self.is_current().map_err(|e| self.sql_err(e))? {
+            return Ok(());
+        }
+        // IMMEDIATE: two processes opening a new file at once take turns instead of failing
+        // to upgrade a read transaction.
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(|e| self.sql_err(e))?;
         let (m, r, e) = (&self.t_migrations, &self.t_runs, &self.t_env);
         let ddl = format!(
-            "BEGIN;
-             CREATE TABLE IF NOT EXISTS apirun_store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            "CREATE TABLE IF NOT EXISTS apirun_store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS {m} (version INTEGER PRIMARY KEY);
              CREATE TABLE IF NOT EXISTS {r} (
                  id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -121,56 +151,86 @@ impl SqliteStore {
                  version INTEGER NOT NULL,
                  name TEXT NOT NULL,
                  value TEXT NOT NULL,
-                 PRIMARY KEY(version, name));
-             COMMIT;"
+                 PRIMARY KEY(version, name));"
         );
-        self.conn.execute_batch(&ddl).map_err(|e| self.sql_err(e))?;
+        tx.execute_batch(&ddl).map_err(|e| self.sql_err(e))?;
         // Columns added by apirun to the original layout; added in place to older files.
-        self.add_columns(
-            &self.t_migrations.clone(),
-            &[
-                ("applied_at", "TEXT NOT NULL DEFAULT ''"),
-                ("name", "TEXT NULL"),
-                ("checksum", "TEXT NULL"),
-            ],
-        )?;
-        self.add_columns(
-            &self.t_runs.clone(),
-            &[
-                ("state", "TEXT NOT NULL DEFAULT 'succeeded'"),
-                ("finished_at", "TEXT NULL"),
-                ("duration_ms", "INTEGER NULL"),
-                ("error", "TEXT NULL"),
-                ("name", "TEXT NULL"),
-                ("checksum", "TEXT NULL"),
-                ("pid", "INTEGER NULL"),
-            ],
-        )?;
-        self.conn
-            .execute(
-                "INSERT INTO apirun_store_meta(key, value) VALUES ('schema_version', ?1)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value
-                 WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
-                params![SCHEMA_VERSION.to_string()],
-            )
-            .map_err(|e| self.sql_err(e))?;
-        Ok(())
+        self.add_columns(&self.t_migrations, MIGRATIONS_ADDED)?;
+        self.add_columns(&self.t_runs, RUNS_ADDED)?;
+        tx.execute(
+            "INSERT INTO apirun_store_meta(key, value) VALUES ('schema_version', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value
+             WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+            params![SCHEMA_VERSION.to_string()],
+        )
+        .map_err(|e| self.sql_err(e))?;
+        tx.commit().map_err(|e| self.sql_err(e))
     }
 
-    fn add_columns(&self, table: &str, columns: &[(&str, &str)]) -> Result<(), StateError> {
+    /// Whether every table exists with every column and the recorded layout version is this
+    /// apirun's or newer: nothing to create or upgrade.
+    fn is_current(&self) -> rusqlite::Result<bool> {
+        // No meta table: a new file, or one written by the Go original.
+        let has_meta: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'apirun_store_meta')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_meta {
+            return Ok(false);
+        }
+        let version: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM apirun_store_meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if version.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) < SCHEMA_VERSION {
+            return Ok(false);
+        }
+        let has_all = |table: &str, wanted: &[&str]| -> rusqlite::Result<bool> {
+            let existing = self.columns(table)?;
+            Ok(wanted
+                .iter()
+                .all(|w| existing.iter().any(|c| c.eq_ignore_ascii_case(w))))
+        };
+        let names = |added: &[(&'static str, &'static str)]| -> Vec<&'static str> {
+            added.iter().map(|(n, _)| *n).collect()
+        };
+        let mut migrations = vec!["version"];
+        migrations.extend(names(MIGRATIONS_ADDED));
+        let mut runs = vec![
+            "id",
+            "version",
+            "direction",
+            "status_code",
+            "env_json",
+            "ran_at",
+        ];
+        runs.extend(names(RUNS_ADDED));
+        Ok(has_all(&self.t_migrations, &migrations)?
+            && has_all(&self.t_runs, &runs)?
+            && has_all(&self.t_env, &["version", "name", "value"])?
+            && has_all("apirun_stage_runs", &["stage", "exported"])?)
+    }
+
+    /// The column names of `table` (quoted, optionally `schema.table`); empty when it does
+    /// not exist.
+    fn columns(&self, table: &str) -> rusqlite::Result<Vec<String>> {
         let (schema, bare) = match table.split_once('.') {
             Some((s, t)) => (format!("{s}."), t.to_string()),
             None => (String::new(), table.to_string()),
         };
         let mut stmt = self
             .conn
-            .prepare(&format!("PRAGMA {schema}table_info({bare})"))
-            .map_err(|e| self.sql_err(e))?;
-        let existing: Vec<String> = stmt
-            .query_map([], |row| row.get::<_, String>(1))
-            .map_err(|e| self.sql_err(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql_err(e))?;
+            .prepare(&format!("PRAGMA {schema}table_info({bare})"))?;
+        stmt.query_map([], |row| row.get::<_, String>(1))?.collect()
+    }
+
+    fn add_columns(&self, table: &str, columns: &[(&str, &str)]) -> Result<(), StateError> {
+        let existing = self.columns(table).map_err(|e| self.sql_err(e))?;
         for (name, decl) in columns {
             if !existing.iter().any(|c| c.eq_ignore_ascii_case(name)) {
                 self.conn
@@ -213,6 +273,80 @@ impl SqliteStore {
             name: row.get(10)?,
             env,
         })
+    }
+
+    /// Insert the `started` row of a run (on `conn`, which may be a transaction); its id.
+    fn insert_start(&self, conn: &Connection, start: &RunStart<'_>) -> rusqlite::Result<i64> {
+        let sql = format!(
+            "INSERT INTO {} (version, direction, status_code, failed, ran_at, state, name, checksum, pid)
+             VALUES (?1, ?2, 0, 0, ?3, 'started', ?4, ?5, ?6)",
+            self.t_runs
+        );
+        conn.prepare_cached(&sql)?.execute(params![
+            start.version as i64,
+            start.direction.as_str(),
+            now_rfc3339(),
+            start.name,
+            start.checksum,
+            std::process::id()
+        ])?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Mark a run succeeded and apply its effect: the applied version and its stored
+    /// variables (up), or their removal (down). `tx` is the caller's transaction. Statements
+    /// are prepared once per connection: a run records hundreds of migrations.
+    fn record_success(
+        &self,
+        tx: &Connection,
+        run_id: i64,
+        start: &RunStart<'_>,
+        outcome: &Outcome,
+    ) -> rusqlite::Result<()> {
+        let (t_runs, t_m, t_env) = (&self.t_runs, &self.t_migrations, &self.t_env);
+        let version = start.version as i64;
+        let now = now_rfc3339();
+        let env = if start.direction == Direction::Up {
+            env_json(&outcome.env)
+        } else {
+            None
+        };
+        tx.prepare_cached(&format!(
+            "UPDATE {t_runs} SET state = 'succeeded', failed = 0, status_code = ?2, body = ?3,
+             env_json = ?4, finished_at = ?5, duration_ms = ?6, error = NULL WHERE id = ?1"
+        ))?
+        .execute(params![
+            run_id,
+            outcome.status_code,
+            outcome.body,
+            env,
+            now,
+            outcome.duration.as_millis() as i64
+        ])?;
+        let delete_env = format!("DELETE FROM {t_env} WHERE version = ?1");
+        match start.direction {
+            Direction::Up => {
+                tx.prepare_cached(&format!(
+                    "INSERT INTO {t_m} (version, applied_at, name, checksum) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(version) DO UPDATE SET applied_at = excluded.applied_at,
+                     name = excluded.name, checksum = excluded.checksum"
+                ))?
+                .execute(params![version, now, start.name, start.checksum])?;
+                tx.prepare_cached(&delete_env)?.execute(params![version])?;
+                let mut insert = tx.prepare_cached(&format!(
+                    "INSERT INTO {t_env} (version, name, value) VALUES (?1, ?2, ?3)"
+                ))?;
+                for (name, value) in &outcome.env {
+                    insert.execute(params![version, name, value])?;
+                }
+            }
+            Direction::Down => {
+                tx.prepare_cached(&format!("DELETE FROM {t_m} WHERE version = ?1"))?
+                    .execute(params![version])?;
+                tx.prepare_cached(&delete_env)?.execute(params![version])?;
+            }
+        }
+        Ok(())
     }
 
     fn runs_where(&self, clause: &str, limit: Option<usize>) -> Result<Vec<RunRecord>, StateError> {
@@ -296,25 +430,8 @@ impl Store for SqliteStore {
     }
 
     fn begin(&mut self, start: RunStart<'_>) -> Result<i64, StateError> {
-        let sql = format!(
-            "INSERT INTO {} (version, direction, status_code, failed, ran_at, state, name, checksum, pid)
-             VALUES (?1, ?2, 0, 0, ?3, 'started', ?4, ?5, ?6)",
-            self.t_runs
-        );
-        self.conn
-            .execute(
-                &sql,
-                params![
-                    start.version as i64,
-                    start.direction.as_str(),
-                    now_rfc3339(),
-                    start.name,
-                    start.checksum,
-                    std::process::id()
-                ],
-            )
-            .map_err(|e| self.sql_err(e))?;
-        Ok(self.conn.last_insert_rowid())
+        self.insert_start(&self.conn, &start)
+            .map_err(|e| self.sql_err(e))
     }
 
     fn succeed(
@@ -323,75 +440,30 @@ impl Store for SqliteStore {
         start: RunStart<'_>,
         outcome: &Outcome,
     ) -> Result<(), StateError> {
-        let path = self.path.display().to_string();
-        let (t_runs, t_m, t_env) = (
-            self.t_runs.clone(),
-            self.t_migrations.clone(),
-            self.t_env.clone(),
-        );
-        let err = |source| StateError::Sql {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(err)?;
-        let now = now_rfc3339();
-        tx.execute(
-            &format!(
-                "UPDATE {t_runs} SET state = 'succeeded', failed = 0, status_code = ?2, body = ?3,
-                 env_json = ?4, finished_at = ?5, duration_ms = ?6, error = NULL WHERE id = ?1"
-            ),
-            params![
-                run_id,
-                outcome.status_code,
-                outcome.body,
-                if start.direction == Direction::Up {
-                    env_json(&outcome.env)
-                } else {
-                    None
-                },
-                now,
-                outcome.duration.as_millis() as i64
-            ],
-        )
-        .map_err(err)?;
-        match start.direction {
-            Direction::Up => {
-                tx.execute(
-                    &format!(
-                        "INSERT INTO {t_m} (version, applied_at, name, checksum) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT(version) DO UPDATE SET applied_at = excluded.applied_at,
-                         name = excluded.name, checksum = excluded.checksum"
-                    ),
-                    params![start.version as i64, now, start.name, start.checksum],
-                )
-                .map_err(err)?;
-                tx.execute(
-                    &format!("DELETE FROM {t_env} WHERE version = ?1"),
-                    params![start.version as i64],
-                )
-                .map_err(err)?;
-                for (name, value) in &outcome.env {
-                    tx.execute(
-                        &format!("INSERT INTO {t_env} (version, name, value) VALUES (?1, ?2, ?3)"),
-                        params![start.version as i64, name, value],
-                    )
-                    .map_err(err)?;
-                }
-            }
-            Direction::Down => {
-                tx.execute(
-                    &format!("DELETE FROM {t_m} WHERE version = ?1"),
-                    params![start.version as i64],
-                )
-                .map_err(err)?;
-                tx.execute(
-                    &format!("DELETE FROM {t_env} WHERE version = ?1"),
-                    params![start.version as i64],
-                )
-                .map_err(err)?;
-            }
-        }
-        tx.commit().map_err(err)
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| self.sql_err(e))?;
+        self.record_success(&tx, run_id, &start, outcome)
+            .and_then(|()| tx.commit())
+            .map_err(|e| self.sql_err(e))
+    }
+
+    fn succeed_and_begin(
+        &mut self,
+        run_id: i64,
+        start: RunStart<'_>,
+        outcome: &Outcome,
+        next: RunStart<'_>,
+    ) -> Result<i64, StateError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| self.sql_err(e))?;
+        self.record_success(&tx, run_id, &start, outcome)
+            .and_then(|()| self.insert_start(&tx, &next))
+            .and_then(|id| tx.commit().map(|()| id))
+            .map_err(|e| self.sql_err(e))
     }
 
     fn fail(&mut self, run_id: i64, outcome: &Outcome) -> Result<(), StateError> {
@@ -688,6 +760,39 @@ mod tests {
         s.record_stage_run(&run).expect("record");
         assert_eq!(s.last_stage_run("setup").expect("read"), Some(run));
         assert_eq!(s.last_stage_run("other").expect("read"), None);
+    }
+
+    #[test]
+    fn reopening_a_current_store_writes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        drop(SqliteStore::open(&path, &TableNames::default()).expect("create"));
+        // `data_version` changes when another connection commits to the file.
+        let watcher = Connection::open(&path).expect("watch");
+        let version = || -> i64 {
+            watcher
+                .query_row("PRAGMA data_version", [], |r| r.get(0))
+                .expect("data_version")
+        };
+        let before = version();
+        drop(SqliteStore::open(&path, &TableNames::default()).expect("reopen"));
+        assert_eq!(
+            version(),
+            before,
+            "opening a current store committed something"
+        );
+        // another set of tables in the same file is created: that is a write
+        let other = TableNames {
+            schema_migrations: "o_schema_migrations".into(),
+            migration_runs: "o_migration_runs".into(),
+            stored_env: "o_stored_env".into(),
+        };
+        let mut s = SqliteStore::open(&path, &other).expect("other tables");
+        assert_ne!(version(), before);
+        let id = s.begin(start(1, Direction::Up)).expect("begin");
+        s.succeed(id, start(1, Direction::Up), &Outcome::default())
+            .expect("succeed");
+        assert_eq!(s.applied().expect("applied").len(), 1);
     }
 
     #[test]

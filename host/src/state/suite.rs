@@ -251,6 +251,89 @@ fn reapplying_a_version_replaces_its_variables(b: &dyn Backend) {
     assert_eq!(versions(s.as_ref()), vec![1]);
 }
 
+fn succeed_and_begin_records_both_in_one_transaction(b: &dyn Backend) {
+    let mut s = b.open(&TableNames::default());
+    let first = s.begin(start(1, Direction::Up)).expect("begin");
+    let outcome = Outcome {
+        status_code: 201,
+        env: vec![("rid".into(), "42".into())],
+        duration: Duration::from_millis(7),
+        ..Outcome::default()
+    };
+    let second = s
+        .succeed_and_begin(
+            first,
+            start(1, Direction::Up),
+            &outcome,
+            start(2, Direction::Up),
+        )
+        .expect("succeed and begin");
+    assert_ne!(first, second);
+    // the first is applied with everything `succeed` records
+    assert_eq!(versions(s.as_ref()), vec![1]);
+    assert_eq!(
+        s.stored_env().expect("env"),
+        vec![(1, "rid".to_string(), "42".to_string())]
+    );
+    let h = s.history(None).expect("history");
+    assert_eq!(h.len(), 2);
+    assert_eq!((h[1].id, h[1].state), (first, RunState::Succeeded));
+    assert_eq!(h[1].status_code, 201);
+    assert_eq!(h[1].duration_ms, Some(7));
+    assert_eq!(h[1].env, vec![("rid".to_string(), "42".to_string())]);
+    // the second is recorded as started: a crash now leaves it in doubt, also after reopening
+    drop(s);
+    let mut s = b.open(&TableNames::default());
+    let doubt = s.in_doubt().expect("doubt");
+    assert_eq!(doubt.len(), 1);
+    assert_eq!((doubt[0].id, doubt[0].version), (second, 2));
+    assert_eq!(doubt[0].state, RunState::Started);
+    assert_eq!(doubt[0].direction, Direction::Up);
+    assert_eq!(doubt[0].name.as_deref(), Some("create realm"));
+    assert!(doubt[0].ran_at.ends_with('Z'), "{}", doubt[0].ran_at);
+
+    // chained: the second succeeds and a down run of version 2 begins, then finishes
+    let down = s
+        .succeed_and_begin(
+            second,
+            start(2, Direction::Up),
+            &Outcome::default(),
+            start(2, Direction::Down),
+        )
+        .expect("succeed and begin down");
+    assert_eq!(versions(s.as_ref()), vec![1, 2]);
+    let last = s
+        .succeed_and_begin(
+            down,
+            start(2, Direction::Down),
+            &Outcome::default(),
+            start(1, Direction::Down),
+        )
+        .expect("down, then the next down");
+    assert_eq!(versions(s.as_ref()), vec![1]);
+    s.succeed(last, start(1, Direction::Down), &Outcome::default())
+        .expect("last down");
+    assert!(versions(s.as_ref()).is_empty());
+    assert!(s.stored_env().expect("env").is_empty());
+    assert!(s.in_doubt().expect("doubt").is_empty());
+    let states: Vec<(u64, Direction, RunState)> = s
+        .history(None)
+        .expect("history")
+        .iter()
+        .rev()
+        .map(|r| (r.version, r.direction, r.state))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (1, Direction::Up, RunState::Succeeded),
+            (2, Direction::Up, RunState::Succeeded),
+            (2, Direction::Down, RunState::Succeeded),
+            (1, Direction::Down, RunState::Succeeded),
+        ]
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_backend {
@@ -283,6 +366,7 @@ suite!(
     custom_table_names,
     state_survives_reopening,
     reapplying_a_version_replaces_its_variables,
+    succeed_and_begin_records_both_in_one_transaction,
 );
 
 // --- SQLite -----------------------------------------------------------------------------------
