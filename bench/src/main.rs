@@ -7,16 +7,19 @@
 //! - the floor: N sequential POSTs from a plain reqwest blocking client loop to the same
 //!   server, and one SQLite commit with apirun's durability settings (WAL, `synchronous=FULL`);
 //! - `apirun up` over N migrations (one POST and one extracted value each), as a process and
-//!   in-process (`Runner::up` alone, without process start-up);
+//!   in-process (`Runner::up` alone, without process start-up), with two figures that explain
+//!   the gap: apirun's own record of a migration (one commit) and rendering a step;
 //! - the wasm step overhead per call (fresh store + instantiate + run, `send` answered in
 //!   memory);
 //! - cold start of a one-migration run, with and without the compiled-component cache;
 //! - `stages up` over 8 independent stages × 10 migrations, `max_concurrent_stages` 1 and 4;
 //! - `status` on a project of 10,000 migration files;
-//! - the peak memory of every apirun process (`ru_maxrss` from `wait4`).
+//! - the CPU time and peak memory of every apirun process (`wait4`'s rusage).
 //!
-//! Every loop is bounded; all servers listen on 127.0.0.1 only; everything is written to a
-//! temporary directory that is removed at the end. See docs/performance.md.
+//! Each figure is the median of `--reps` repetitions; the floor and the `up` runs take turns,
+//! so that drift in the machine hits both alike. Every loop is bounded; the server listens on
+//! 127.0.0.1 only; everything is written to a temporary directory that is removed at the end.
+//! See docs/performance.md.
 
 mod measure;
 mod project;
@@ -29,7 +32,7 @@ use std::time::{Duration, Instant};
 use apirun::plugin::bindings::{HttpRequest, HttpResponse, LogLevel};
 use apirun::plugin::{ComponentCache, Limits, Outbound, Runtime, TransportError};
 
-use measure::{Apirun, ProcessRun, human, human_kib, max_rss, median, median_elapsed};
+use measure::{Apirun, ProcessRun, human, human_kib, max_rss, median, median_cpu, median_elapsed};
 use server::Server;
 
 /// What to run, from the command line.
@@ -143,6 +146,7 @@ struct Row {
     ratio: String,
     target: String,
     met: Option<bool>,
+    cpu: Option<Duration>,
     rss: Option<u64>,
 }
 
@@ -155,6 +159,7 @@ impl Row {
             ratio: String::new(),
             target: String::new(),
             met: None,
+            cpu: None,
             rss: None,
         }
     }
@@ -171,17 +176,19 @@ impl Row {
         self.met = Some(met);
         self
     }
-    fn rss(mut self, kib: u64) -> Self {
-        self.rss = Some(kib);
+    /// CPU time and peak memory of the (median) process runs behind this figure.
+    fn process(mut self, runs: &[ProcessRun]) -> Self {
+        self.cpu = Some(median_cpu(runs));
+        self.rss = Some(max_rss(runs));
         self
     }
 }
 
 fn print_rows(rows: &[Row]) {
     let header = [
-        "figure", "measured", "per unit", "ratio", "target", "met", "peak RSS",
+        "figure", "measured", "per unit", "ratio", "target", "met", "CPU", "peak RSS",
     ];
-    let cells: Vec<[String; 7]> = rows
+    let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
             [
@@ -195,6 +202,7 @@ fn print_rows(rows: &[Row]) {
                     Some(false) => "NO".into(),
                     None => String::new(),
                 },
+                r.cpu.map(human).unwrap_or_default(),
                 r.rss.map(human_kib).unwrap_or_default(),
             ]
         })
@@ -289,9 +297,11 @@ fn run(opts: &Options) -> Result<(), String> {
     let http_floor = RoundTripFloor::new(&api)?;
     let commit_floor = CommitFloor::new(&root.join("floor.db"))?;
     let (mut rtts, mut commits, mut runs, mut steady) = (vec![], vec![], vec![], vec![]);
+    let mut records = vec![];
     for i in 0..reps {
         rtts.push(http_floor.round(n)?);
         commits.push(commit_floor.round(n)?);
+        records.push(record_commit(&root.join(format!("record-{i}.db")), n)?);
         let dir = root.join(format!("up-{i}"));
         project::write_project(&dir, &api, n).map_err(|e| e.to_string())?;
         let before = server.served();
@@ -304,8 +314,11 @@ fn run(opts: &Options) -> Result<(), String> {
     let (rtt, commit) = (median(&rtts), median(&commits));
     let floor = rtt + commit;
     rows.push(
-        Row::new(format!("floor: {n} POSTs, reqwest loop"), human(rtt * n as u32))
-            .per(format!("{}/req", human(rtt))),
+        Row::new(
+            format!("floor: {n} POSTs, reqwest loop"),
+            human(rtt * n as u32),
+        )
+        .per(format!("{}/req", human(rtt))),
     );
     rows.push(
         Row::new(
@@ -326,7 +339,7 @@ fn run(opts: &Options) -> Result<(), String> {
             .per(format!("{}/migr.", human(per)))
             .ratio(format!("{r:.2}× floor"))
             .target("≤ 1.15× floor", r <= 1.15)
-            .rss(max_rss(&runs)),
+            .process(&runs),
     );
     let steady = median(&steady);
     let per = steady / n as u32;
@@ -339,6 +352,25 @@ fn run(opts: &Options) -> Result<(), String> {
         .per(format!("{}/migr.", human(per)))
         .ratio(format!("{r:.2}× floor"))
         .target("≤ 1.15× floor", r <= 1.15),
+    );
+    // What the gap is made of: apirun's own record, and rendering with many variables set.
+    let record = median(&records);
+    rows.push(
+        Row::new(
+            "  of which: apirun's record, 1 commit",
+            human(record * n as u32),
+        )
+        .per(format!("{}/commit", human(record)))
+        .ratio(format!("{:.2}× floor commit", ratio(record, commit))),
+    );
+    let (few, many) = render_cost(&root, n)?;
+    rows.push(
+        Row::new(
+            format!("  of which: render one step, {n} variables set"),
+            human(many),
+        )
+        .per("/step")
+        .ratio(format!("{:.1}× with 1 variable", ratio(many, few))),
     );
 
     // --- wasm step overhead -----------------------------------------------------------------
@@ -377,12 +409,12 @@ fn run(opts: &Options) -> Result<(), String> {
     rows.push(
         Row::new("cold start, 1 migration, with cache", human(with_cache))
             .target("≤ 90 ms", with_cache <= Duration::from_millis(90))
-            .rss(max_rss(&warm_runs)),
+            .process(&warm_runs),
     );
     rows.push(
         Row::new("cold start, 1 migration, without cache", human(without))
             .ratio(format!("{:.1}× with cache", ratio(without, with_cache)))
-            .rss(max_rss(&cold_runs)),
+            .process(&cold_runs),
     );
 
     // --- stages ------------------------------------------------------------------------------
@@ -407,10 +439,10 @@ fn run(opts: &Options) -> Result<(), String> {
             runs.push(run);
             std::fs::remove_dir_all(&dir).map_err(|e| e.to_string())?;
         }
-        by_bound.push((bound, median_elapsed(&runs), max_rss(&runs)));
+        by_bound.push((bound, median_elapsed(&runs), runs));
     }
     let serial = by_bound[0].1;
-    for (bound, t, rss) in &by_bound {
+    for (bound, t, runs) in &by_bound {
         let r = ratio(*t, serial);
         let mut row = Row::new(
             format!("stages up, {stages} × {per_stage}, max_concurrent_stages {bound}"),
@@ -420,7 +452,7 @@ fn run(opts: &Options) -> Result<(), String> {
             "{}/migr.",
             human(*t / (stages as u32 * per_stage as u32))
         ))
-        .rss(*rss);
+        .process(runs);
         if *bound > 1 {
             row = row
                 .ratio(format!("{r:.2}× serial"))
@@ -450,7 +482,7 @@ fn run(opts: &Options) -> Result<(), String> {
         Row::new(format!("status, {files} migration files"), human(t))
             .per(format!("{}/file", human(t / files as u32)))
             .target("≤ 100 ms", t <= Duration::from_millis(100))
-            .rss(max_rss(&runs)),
+            .process(&runs),
     );
 
     println!();
@@ -601,6 +633,61 @@ impl CommitFloor {
         }
         Ok(t.elapsed() / n as u32)
     }
+}
+
+/// apirun's own record of a migration in a run, alone: per call of
+/// [`apirun::state::Store::succeed_and_begin`] (migration N succeeded with one stored value,
+/// N+1 started), one durable commit each, on a fresh SQLite store.
+fn record_commit(path: &Path, n: u64) -> Result<Duration, String> {
+    use apirun::state::{Direction, Outcome, RunStart, SqliteStore, Store, TableNames};
+    let mut store = SqliteStore::open(path, &TableNames::default()).map_err(|e| e.to_string())?;
+    let start = |version: u64| RunStart {
+        version,
+        direction: Direction::Up,
+        name: "create item",
+        checksum: "0123456789abcdef",
+    };
+    let mut id = store.begin(start(1)).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    for v in 1..=n {
+        let outcome = Outcome {
+            status_code: 201,
+            env: vec![(format!("item_{v}"), v.to_string())],
+            ..Outcome::default()
+        };
+        id = store
+            .succeed_and_begin(id, start(v), &outcome, start(v + 1))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(t.elapsed() / n as u32)
+}
+
+/// Rendering one benchmark step with one variable set, and with `n` set (as for the last
+/// migration of a run of `n`, each having extracted one value): per render, 1,000 renders.
+fn render_cost(root: &Path, n: u64) -> Result<(Duration, Duration), String> {
+    let dir = root.join("render");
+    project::write_project(&dir, "http://127.0.0.1:9", 1).map_err(|e| e.to_string())?;
+    let migrations =
+        apirun::migration::load_dir(&dir.join("migration")).map_err(|e| format!("{e:?}"))?;
+    let migration = migrations.first().ok_or("no migration")?;
+    let step = migration.up.first().ok_or("no step")?;
+    let renderer = apirun::template::Renderer::new();
+    let mut vars = apirun::template::Vars::new();
+    vars.insert("api_base", "http://127.0.0.1:9");
+    let time = |vars: &apirun::template::Vars| -> Result<Duration, String> {
+        let t = Instant::now();
+        for _ in 0..1_000 {
+            apirun::execute::render_step(&renderer, migration, step, vars, true, false)
+                .map_err(|d| d.message.clone())?;
+        }
+        Ok(t.elapsed() / 1_000)
+    };
+    let few = time(&vars)?;
+    for v in 1..n {
+        vars.insert(format!("item_{v}"), v.to_string());
+    }
+    let many = time(&vars)?;
+    Ok((few, many))
 }
 
 /// `Runner::up` alone over N migrations of a fresh project in `dir`, in this process: the

@@ -11,6 +11,8 @@ pub struct ProcessRun {
     pub elapsed: Duration,
     /// Peak resident set size of the process (`ru_maxrss`), in KiB.
     pub max_rss_kib: u64,
+    /// CPU time the process used, user and system, all its threads.
+    pub cpu: Duration,
     /// What it printed on stdout.
     pub stdout: String,
 }
@@ -46,7 +48,7 @@ impl Apirun {
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.exe.display()))?;
-        let (code, max_rss_kib) =
+        let (code, usage) =
             wait_with_rusage(child.id()).map_err(|e| format!("waiting for apirun: {e}"))?;
         let elapsed = started.elapsed();
         let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
@@ -60,17 +62,24 @@ impl Apirun {
         }
         Ok(ProcessRun {
             elapsed,
-            max_rss_kib,
+            max_rss_kib: usage.max_rss_kib,
+            cpu: usage.cpu,
             stdout,
         })
     }
 }
 
-/// Reap the child `pid` and return its exit code (`None` when a signal ended it) and its peak
-/// resident set size in KiB. `wait4` reports the usage of exactly this child, which
+/// What a reaped child used.
+struct Usage {
+    max_rss_kib: u64,
+    cpu: Duration,
+}
+
+/// Reap the child `pid` and return its exit code (`None` when a signal ended it) and its
+/// usage. `wait4` reports the usage of exactly this child, which
 /// `getrusage(RUSAGE_CHILDREN)` (the maximum over every child so far) cannot.
 #[allow(unsafe_code)]
-fn wait_with_rusage(pid: u32) -> std::io::Result<(Option<i32>, u64)> {
+fn wait_with_rusage(pid: u32) -> std::io::Result<(Option<i32>, Usage)> {
     let pid = libc::pid_t::try_from(pid)
         .map_err(|_| std::io::Error::other(format!("pid {pid} out of range")))?;
     let mut status: libc::c_int = 0;
@@ -90,7 +99,17 @@ fn wait_with_rusage(pid: u32) -> std::io::Result<(Option<i32>, u64)> {
         }
     }
     let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    Ok((
+        code,
+        Usage {
+            max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+            cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        },
+    ))
 }
 
 /// The median of some durations (the mean of the middle two for an even count).
@@ -107,6 +126,11 @@ pub fn median(values: &[Duration]) -> Duration {
 /// The largest of some peak-memory figures.
 pub fn max_rss(runs: &[ProcessRun]) -> u64 {
     runs.iter().map(|r| r.max_rss_kib).max().unwrap_or(0)
+}
+
+/// The median CPU time of some process runs.
+pub fn median_cpu(runs: &[ProcessRun]) -> Duration {
+    median(&runs.iter().map(|r| r.cpu).collect::<Vec<_>>())
 }
 
 /// The median elapsed time of some process runs.

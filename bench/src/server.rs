@@ -194,3 +194,58 @@ fn serve(stream: TcpStream, stop: &AtomicBool, served: &AtomicU64) {
     }
     let _ = writer.shutdown(Shutdown::Both);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(
+        stream: &mut TcpStream,
+        reader: &mut BufReader<TcpStream>,
+        request: &str,
+    ) -> String {
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut head = String::new();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("read");
+            if let Some(v) = line.strip_prefix("Content-Length: ") {
+                length = v.trim().parse().expect("length");
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("body");
+        format!("{head}\n{}", String::from_utf8_lossy(&body))
+    }
+
+    #[test]
+    fn answers_on_a_kept_alive_connection_with_counted_ids() {
+        let server = Server::start().expect("start");
+        let addr = server.url().trim_start_matches("http://").to_string();
+        let mut stream = TcpStream::connect(&addr).expect("connect");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let first = exchange(
+            &mut stream,
+            &mut reader,
+            "POST /items HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        );
+        assert!(first.starts_with("HTTP/1.1 201 Created\r\n"), "{first}");
+        assert!(first.ends_with("{\"id\":\"1\"}"), "{first}");
+        let second = exchange(
+            &mut stream,
+            &mut reader,
+            "GET /items HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        assert!(second.starts_with("HTTP/1.1 200 OK\r\n"), "{second}");
+        assert!(second.ends_with("{\"id\":\"2\"}"), "{second}");
+        assert_eq!(server.served(), 2);
+        drop(stream);
+        drop(reader);
+        drop(server);
+    }
+}

@@ -717,7 +717,9 @@ fn a_crash_mid_request_leaves_an_in_doubt_record_that_blocks_until_resolved() {
 fn every_request_finds_its_migration_recorded_as_started_and_the_earlier_ones_finished() {
     let p = Project::new();
     let db = p.path().join("config/migration/apirun.db");
-    let seen: Arc<std::sync::Mutex<Vec<(String, Vec<String>)>>> = Arc::default();
+    // (request, the runs table as that request found it)
+    type Seen = Vec<(String, Vec<String>)>;
+    let seen: Arc<std::sync::Mutex<Seen>> = Arc::default();
     let log = seen.clone();
     let api = MockApi::start(move |r: &Received| {
         // The state as another process would read it while the request is in flight.
@@ -1011,7 +1013,11 @@ fn logging_json_and_level_from_config() {
     );
     let quiet = p.apirun(&["up"]);
     quiet.ok();
-    assert!(!quiet.stderr.contains("outbound request"), "{}", quiet.stderr);
+    assert!(
+        !quiet.stderr.contains("outbound request"),
+        "{}",
+        quiet.stderr
+    );
 }
 
 #[test]

@@ -390,7 +390,8 @@ fn status(cli: &Cli, args: &StatusArgs) -> Result<(), Failure> {
     let applied = store.applied()?;
     let current = applied.iter().map(|a| a.version).max().unwrap_or(0);
     let pending = execute::plan_up(&migrations, &applied, None);
-    let added_late: Vec<&&migration::MigrationFile> = pending.iter().filter(|m| m.version < current).collect();
+    let added_late: Vec<&&migration::MigrationFile> =
+        pending.iter().filter(|m| m.version < current).collect();
     let declared: BTreeSet<u64> = migrations.iter().map(|m| m.version).collect();
     let without_file: Vec<u64> = applied
         .iter()

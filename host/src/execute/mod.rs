@@ -3,7 +3,8 @@
 //! The plan ("applied vs declared") is a pure function of the migration files and the store's
 //! applied versions ([`plan_up`], [`plan_down`]). Execution records every migration as started
 //! before its first request and as succeeded or failed after its last, so a crash leaves an
-//! explicit in-doubt record.
+//! explicit in-doubt record. The success of one migration and the start of the next share one
+//! commit: a run costs one durable commit per migration.
 
 mod check;
 mod project;
@@ -556,7 +557,7 @@ impl Runner {
         store: &mut dyn Store,
         run_id: i64,
         start: RunStart<'_>,
-        outcome: &crate::state::Outcome,
+        outcome: &Outcome,
         next: Option<(u64, &str, &str)>,
         direction: Direction,
     ) -> Result<Option<i64>, ExecError> {

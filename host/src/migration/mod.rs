@@ -19,9 +19,9 @@ mod tests;
 pub use crate::config::LoadError;
 pub use create::{create, slugify};
 pub use discover::discover;
-pub use scan::{Declared, MigrationFile, checksum, scan};
 pub(crate) use load::MIGRATION;
 pub use load::{load_all, load_dir, load_file};
+pub use scan::{Declared, MigrationFile, checksum, scan};
 
 /// The JSON Schema of a migration file, generated from the tables its loader checks keys
 /// against.

@@ -90,7 +90,9 @@ pub fn scan(dir: &Path) -> Result<Vec<MigrationFile>, LoadError> {
             .collect();
         let mut out = Vec::with_capacity(sources.len());
         for worker in workers {
-            let part = worker.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            let part = worker
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
             for file in part {
                 out.push(file?);
             }

@@ -444,6 +444,9 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<StepData>,
     cache: ComponentCache,
+    /// The built-in `http` step, loaded (hashed, deserialized, pre-linked, described) once per
+    /// process: every stage of a `stages` run builds a runner that needs it.
+    builtin_http: std::sync::OnceLock<Plugin>,
     _ticker: EpochTicker,
 }
 
@@ -497,6 +500,7 @@ impl Runtime {
             engine,
             linker,
             cache,
+            builtin_http: std::sync::OnceLock::new(),
             _ticker: ticker,
         })
     }
@@ -545,7 +549,16 @@ impl Runtime {
 
     /// The built-in `http` step, compiled from `plugins/http` and embedded in the binary.
     pub fn builtin_http(&self, limits: Limits) -> Result<Plugin, LoadError> {
-        self.load("http", builtin::HTTP_WASM, limits)
+        if let Some(loaded) = self.builtin_http.get() {
+            return Ok(Plugin {
+                limits,
+                ..loaded.clone()
+            });
+        }
+        let plugin = self.load("http", builtin::HTTP_WASM, limits)?;
+        // Another thread may have loaded it meanwhile; either copy is the same plugin.
+        let _ = self.builtin_http.set(plugin.clone());
+        Ok(plugin)
     }
 
     fn compile(&self, name: &str, wasm: &[u8]) -> Result<Component, LoadError> {
@@ -685,7 +698,9 @@ fn semver_compatible(found: &str, ours: &str) -> bool {
     }
 }
 
-/// A loaded step plugin, ready to run steps.
+/// A loaded step plugin, ready to run steps. Cloning is cheap: the compiled component is
+/// shared.
+#[derive(Clone)]
 pub struct Plugin {
     name: String,
     pre: StepPluginPre<StepData>,
