@@ -410,3 +410,33 @@ fn a_stage_locked_by_another_run_is_a_state_conflict() {
     drop(lock);
     p.apirun(&["stages", "up", "--to", "setup"]).ok();
 }
+
+#[test]
+fn go_condition_functions_read_recorded_outcomes_and_env() {
+    let api = api();
+    let p = four(&api, true, "    on_failure: continue\n");
+    let stages = p.read("stages.yaml").replace(
+        "  - name: d\n    config_path: d/config.yaml\n    depends_on: [a]\n",
+        "  - name: d\n    config_path: d/config.yaml\n    depends_on: [a]\n    condition: '{{ and (failed \"a\") (eq (env \"tier\") \"gold\") }}'\nglobal:\n  env:\n    tier: gold\n",
+    );
+    p.write("stages.yaml", &stages);
+    p.apirun(&["stages", "up"]).ok();
+    let d_calls = || calls(&api).iter().filter(|c| c.1 == "/d").count();
+    assert_eq!(
+        d_calls(),
+        1,
+        "a failed and tier is gold: d runs {:?}",
+        calls(&api)
+    );
+
+    p.write(
+        "stages.yaml",
+        &stages
+            .replace("(failed \\\"a\\\")", "(success \\\"a\\\")")
+            .replace("(failed \"a\")", "(success \"a\")"),
+    );
+    let run = p.apirun(&["stages", "up", "--stage", "d"]);
+    run.ok();
+    assert!(run.stdout.contains("[d] skipped"), "{}", run.stdout);
+    assert_eq!(d_calls(), 1);
+}

@@ -44,17 +44,89 @@ impl ConditionError {
     }
 }
 
+/// What a condition may ask about other stages: the outcome recorded for a stage
+/// (`succeeded`, `failed`, `skipped`, …), or `None` when it never ran.
+pub type StageOutcome<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Render `condition` against `vars` and decide it. An empty condition is true.
-pub fn evaluate(renderer: &Renderer, condition: &str, vars: &Vars) -> Result<bool, ConditionError> {
+///
+/// The Go original's condition functions work too: `success "stage"` and `failed "stage"`
+/// (from the outcome `outcome` reports) and `env "KEY"` (a variable, else the OS
+/// environment, else empty).
+pub fn evaluate(
+    renderer: &Renderer,
+    condition: &str,
+    vars: &Vars,
+    outcome: StageOutcome<'_>,
+) -> Result<bool, ConditionError> {
     let text = condition.trim();
     if text.is_empty() {
         return Ok(true);
     }
-    let text = text.replace(".Env.", ".env.");
+    let text = substitute_functions(&text.replace(".Env.", ".env."), vars, outcome);
     let rendered = renderer
         .render(&text, vars)
         .map_err(ConditionError::Template)?;
     decide(&rendered)
+}
+
+/// Replace `success "x"`, `failed "x"` and `env "K"` calls by their values (`true`, `false`,
+/// a quoted string), so the template engine sees plain literals.
+fn substitute_functions(text: &str, vars: &Vars, outcome: StageOutcome<'_>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while !rest.is_empty() {
+        for name in ["success", "failed", "env"] {
+            let boundary = out
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.' || c == '$'));
+            let Some(after) = rest.strip_prefix(name) else {
+                continue;
+            };
+            if !boundary || !after.starts_with([' ', '\t']) {
+                continue;
+            }
+            let arg = after.trim_start();
+            let Some(quoted) = arg.strip_prefix('"') else {
+                continue;
+            };
+            let Some(end) = quoted.find('"') else {
+                continue;
+            };
+            let value = &quoted[..end];
+            // Booleans as comparisons: the template engine has no boolean literals.
+            let boolean = |b: bool| if b { "(eq 1 1)" } else { "(eq 1 0)" }.to_string();
+            let replacement = match name {
+                "success" => boolean(outcome(value).as_deref() == Some("succeeded")),
+                "failed" => boolean(outcome(value).as_deref() == Some("failed")),
+                _ => {
+                    let v = vars
+                        .get(value)
+                        .map(str::to_string)
+                        .or_else(|| std::env::var(value).ok())
+                        .unwrap_or_default();
+                    serde_json::Value::String(v).to_string()
+                }
+            };
+            rest = &quoted[end + 1..];
+            // `(env "K")` becomes `"v"`, not `("v")`, which the engine does not accept.
+            let opened = out.trim_end().ends_with('(');
+            if opened && rest.trim_start().starts_with(')') {
+                let keep = out.trim_end().len() - 1;
+                out.truncate(keep);
+                rest = &rest.trim_start()[1..];
+            }
+            out.push_str(&replacement);
+            continue 'scan;
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
 }
 
 /// Read a rendered condition: a boolean, or `left == right` / `left != right`.
@@ -99,6 +171,10 @@ fn unquote(s: &str) -> &str {
 mod tests {
     use super::*;
 
+    fn none(_: &str) -> Option<String> {
+        None
+    }
+
     fn vars() -> Vars {
         [("environment", "production"), ("tier", "free")]
             .into_iter()
@@ -110,17 +186,20 @@ mod tests {
         let r = Renderer::new();
         let v = vars();
         assert_eq!(
-            evaluate(&r, r#"{{ eq .env.environment "production" }}"#, &v),
+            evaluate(&r, r#"{{ eq .env.environment "production" }}"#, &v, &none),
             Ok(true)
         );
         assert_eq!(
-            evaluate(&r, r#"{{ eq .Env.environment "staging" }}"#, &v),
+            evaluate(&r, r#"{{ eq .Env.environment "staging" }}"#, &v, &none),
             Ok(false)
         );
-        assert_eq!(evaluate(&r, r#"{{ ne .tier "free" }}"#, &v), Ok(false));
-        assert_eq!(evaluate(&r, "true", &v), Ok(true));
-        assert_eq!(evaluate(&r, " False ", &v), Ok(false));
-        assert_eq!(evaluate(&r, "", &v), Ok(true));
+        assert_eq!(
+            evaluate(&r, r#"{{ ne .tier "free" }}"#, &v, &none),
+            Ok(false)
+        );
+        assert_eq!(evaluate(&r, "true", &v, &none), Ok(true));
+        assert_eq!(evaluate(&r, " False ", &v, &none), Ok(false));
+        assert_eq!(evaluate(&r, "", &v, &none), Ok(true));
     }
 
     #[test]
@@ -128,33 +207,83 @@ mod tests {
         let r = Renderer::new();
         let v = vars();
         assert_eq!(
-            evaluate(&r, "{{.environment}} == 'production'", &v),
+            evaluate(&r, "{{.environment}} == 'production'", &v, &none),
             Ok(true)
         );
         assert_eq!(
-            evaluate(&r, "{{.environment}} == \"staging\"", &v),
+            evaluate(&r, "{{.environment}} == \"staging\"", &v, &none),
             Ok(false)
         );
-        assert_eq!(evaluate(&r, "{{.tier}} != free", &v), Ok(false));
-        assert_eq!(evaluate(&r, "'{{.tier}}' != 'paid'", &v), Ok(true));
+        assert_eq!(evaluate(&r, "{{.tier}} != free", &v, &none), Ok(false));
+        assert_eq!(evaluate(&r, "'{{.tier}}' != 'paid'", &v, &none), Ok(true));
     }
 
     #[test]
     fn errors_are_not_silent_false() {
         let r = Renderer::new();
         let v = vars();
-        let e = evaluate(&r, "{{.region}} == 'eu'", &v).expect_err("missing var");
+        let e = evaluate(&r, "{{.region}} == 'eu'", &v, &none).expect_err("missing var");
         assert!(
             e.to_string()
                 .contains("map has no entry for key \"region\""),
             "{e}"
         );
-        let e = evaluate(&r, "{{ eq .environment ", &v).expect_err("syntax");
+        let e = evaluate(&r, "{{ eq .environment ", &v, &none).expect_err("syntax");
         assert!(matches!(e, ConditionError::Template(_)), "{e}");
         assert_eq!(
-            evaluate(&r, "production", &v),
+            evaluate(&r, "production", &v, &none),
             Err(ConditionError::NotBoolean("production".into()))
         );
-        assert!(evaluate(&r, "a == b == c", &v).is_err());
+        assert!(evaluate(&r, "a == b == c", &v, &none).is_err());
+    }
+
+    #[test]
+    fn go_condition_functions() {
+        let r = Renderer::new();
+        let v = vars();
+        let outcomes = |stage: &str| match stage {
+            "setup" => Some("succeeded".to_string()),
+            "broken" => Some("failed".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            evaluate(&r, r#"{{ success "setup" }}"#, &v, &outcomes),
+            Ok(true)
+        );
+        assert_eq!(
+            evaluate(&r, r#"{{ success "broken" }}"#, &v, &outcomes),
+            Ok(false)
+        );
+        assert_eq!(
+            evaluate(&r, r#"{{ failed "broken" }}"#, &v, &outcomes),
+            Ok(true)
+        );
+        assert_eq!(
+            evaluate(&r, r#"{{ failed "never" }}"#, &v, &outcomes),
+            Ok(false)
+        );
+        assert_eq!(
+            evaluate(
+                &r,
+                r#"{{ and (success "setup") (eq (env "environment") "production") }}"#,
+                &v,
+                &outcomes
+            ),
+            Ok(true)
+        );
+        assert_eq!(
+            evaluate(
+                &r,
+                r#"{{ eq (env "APIRUN_SURELY_UNSET_VAR") "" }}"#,
+                &v,
+                &outcomes
+            ),
+            Ok(true)
+        );
+        // a variable that merely contains the word is untouched
+        assert_eq!(
+            substitute_functions(r#"{{ .my_env "x" }}"#, &v, &outcomes),
+            r#"{{ .my_env "x" }}"#
+        );
     }
 }

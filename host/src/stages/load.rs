@@ -509,6 +509,7 @@ fn check(file: &StagesFile, p: &mut Problems) {
                 &Renderer::new(),
                 &c.value,
                 &condition_vars_for_check(file, s),
+                &|_| None,
             )
         {
             p.push(condition_problem(name, c, &e));

@@ -704,7 +704,17 @@ impl<'a> Executor<'a> {
             for (k, v) in self.inherited(stage, &BTreeSet::new(), &upstream.values) {
                 vars.insert(k, v);
             }
-            match condition::evaluate(&Renderer::new(), &c.value, &vars) {
+            // `success "x"` / `failed "x"` read the outcome stage x recorded in its own store.
+            let outcome = |other: &str| -> Option<String> {
+                let cfg = self.projects.configs.get(other)?;
+                let store = execute::open_store(cfg).ok()?;
+                store
+                    .last_stage_run(other)
+                    .ok()
+                    .flatten()
+                    .map(|r| r.outcome)
+            };
+            match condition::evaluate(&Renderer::new(), &c.value, &vars, &outcome) {
                 Ok(true) => {}
                 Ok(false) => return Ok(Some(format!("condition `{}` is false", c.value.trim()))),
                 Err(e) => {
