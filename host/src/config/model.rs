@@ -192,23 +192,8 @@ pub struct StoreOptions {
     pub save_response_body: bool,
 }
 
-/// The three tables users query; each a SQL identifier, optionally `schema.table`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableNames {
-    pub schema_migrations: String,
-    pub migration_runs: String,
-    pub stored_env: String,
-}
-
-impl Default for TableNames {
-    fn default() -> Self {
-        Self {
-            schema_migrations: "schema_migrations".to_string(),
-            migration_runs: "migration_runs".to_string(),
-            stored_env: "stored_env".to_string(),
-        }
-    }
-}
+/// The three tables users query (owned by the state module, which validates and quotes them).
+pub use crate::state::TableNames;
 
 /// Poll a URL until it answers with the expected status, before running anything.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,16 +18,10 @@ use crate::state::{
 pub fn open_store(config: &Config) -> Result<Box<dyn Store>, StateError> {
     match &config.store {
         StoreConfig::Disabled => Ok(Box::new(MemoryStore::new())),
-        StoreConfig::Sqlite(s) => Ok(Box::new(SqliteStore::open(
-            &s.path,
-            &state::TableNames::from_config(&s.options.tables),
-        )?)),
+        StoreConfig::Sqlite(s) => Ok(Box::new(SqliteStore::open(&s.path, &s.options.tables)?)),
         StoreConfig::Postgres(p) => {
             let target = PgTarget::from_config(p, &crate::config::env_pairs(config))?;
-            Ok(Box::new(PostgresStore::open(
-                &target,
-                &state::TableNames::from_config(&p.options.tables),
-            )?))
+            Ok(Box::new(PostgresStore::open(&target, &p.options.tables)?))
         }
     }
 }
@@ -110,8 +104,7 @@ pub fn validate_project_with(
     };
     if let StoreConfig::Sqlite(s) = &config.store
         && s.path.exists()
-        && let Ok(store) =
-            SqliteStore::open(&s.path, &state::TableNames::from_config(&s.options.tables))
+        && let Ok(store) = SqliteStore::open(&s.path, &s.options.tables)
         && let Ok(stored) = store.stored_env()
     {
         known.stored = stored.into_iter().map(|(_, name, _)| name).collect();
@@ -123,7 +116,7 @@ pub fn validate_project_with(
     if let StoreConfig::Sqlite(s) = &config.store
         && s.path.exists()
     {
-        let store = SqliteStore::open(&s.path, &state::TableNames::from_config(&s.options.tables))?;
+        let store = SqliteStore::open(&s.path, &s.options.tables)?;
         for drift in checksum_drift(&migrations, &store.applied()?) {
             report
                 .diagnostics

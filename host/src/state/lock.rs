@@ -16,7 +16,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::postgres::{PgRunLock, PgTarget};
-use super::{StateError, TableNames, now_rfc3339};
+use super::{StateError, now_rfc3339};
 use crate::config::{Config, StoreConfig};
 
 /// Who holds a store's lock.
@@ -79,7 +79,7 @@ pub fn acquire_run_lock(config: &Config, command: &str) -> Result<RunGuard, Stat
         )?))),
         StoreConfig::Postgres(p) => {
             let target = PgTarget::from_config(p, &crate::config::env_pairs(config))?;
-            let tables = TableNames::from_config(&p.options.tables);
+            let tables = p.options.tables.clone();
             Ok(RunGuard(Guard::Postgres(Box::new(PgRunLock::acquire(
                 &target, &tables, command,
             )?))))
@@ -94,7 +94,7 @@ pub fn lock_holder(config: &Config) -> Result<Option<LockHolder>, StateError> {
         StoreConfig::Sqlite(s) => RunLock::holder(&lock_path_for(&s.path)),
         StoreConfig::Postgres(p) => {
             let target = PgTarget::from_config(p, &crate::config::env_pairs(config))?;
-            PgRunLock::holder(&target, &TableNames::from_config(&p.options.tables))
+            PgRunLock::holder(&target, &p.options.tables)
         }
     }
 }

@@ -20,17 +20,6 @@ pub use memory::MemoryStore;
 pub use postgres::{PgErrorKind, PgRunLock, PgTarget, PostgresStore};
 pub use sqlite::SqliteStore;
 
-impl TableNames {
-    /// The table names a config's store options name.
-    pub fn from_config(tables: &crate::config::TableNames) -> Self {
-        Self {
-            schema_migrations: tables.schema_migrations.clone(),
-            migration_runs: tables.migration_runs.clone(),
-            stored_env: tables.stored_env.clone(),
-        }
-    }
-}
-
 /// Table names, default or from config (`table_prefix`, explicit names).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
