@@ -378,59 +378,22 @@ impl Runner {
                 }
                 continue;
             }
-            let start = RunStart {
-                version: migration.version,
-                direction: Direction::Up,
-                name: &migration.name,
-                checksum: &migration.checksum,
-            };
-            let run_id = match begun.take() {
-                Some(id) => id,
-                None => store.begin(start.clone())?,
-            };
-            let began = Instant::now();
-            let (done, result) = self.run_steps(migration, &migration.up, &base, observer);
-            let mut outcome = Outcome {
-                duration: began.elapsed(),
-                status_code: done.last_status.unwrap_or(0),
-                body: done.last_body.clone().filter(|_| self.save_response_body),
-                env: done.extracted.clone(),
-                ..Outcome::default()
-            };
-            match result {
-                Ok(()) => {
-                    let next = pending
-                        .get(i + 1)
-                        .map(|m| (m.version, m.name.as_str(), m.checksum.as_str()));
-                    begun =
-                        self.record_success(store, run_id, start, &outcome, next, Direction::Up)?;
-                    observer.migration_finished(migration, Direction::Up, &outcome);
-                    for (k, v) in done.extracted {
-                        summary.extracted.insert(k.clone(), v.clone());
-                        base.insert(k, v);
-                    }
-                    summary.results.push(MigrationResult {
-                        version: migration.version,
-                        file: migration.path.clone(),
-                        direction: Direction::Up,
-                        outcome,
-                        succeeded: true,
-                    });
-                }
-                Err(err) => {
-                    outcome.error = Some(mask::text(&err.to_string()));
-                    store.fail(run_id, &outcome)?;
-                    observer.migration_finished(migration, Direction::Up, &outcome);
-                    summary.results.push(MigrationResult {
-                        version: migration.version,
-                        file: migration.path.clone(),
-                        direction: Direction::Up,
-                        outcome,
-                        succeeded: false,
-                    });
-                    return Err(err);
-                }
+            let next = pending.get(i + 1).copied();
+            let (result, next_begun) = self.run_recorded(
+                store,
+                migration,
+                Direction::Up,
+                &base,
+                begun.take(),
+                next,
+                observer,
+            )?;
+            begun = next_begun;
+            for (k, v) in result.outcome.env.iter().cloned() {
+                summary.extracted.insert(k.clone(), v.clone());
+                base.insert(k, v);
             }
+            summary.results.push(result);
         }
         Ok(summary)
     }
@@ -494,57 +457,86 @@ impl Runner {
                 self.dry_run_steps(migration, &migration.down, base, observer)?;
                 continue;
             }
-            let start = RunStart {
-                version: v,
-                direction: Direction::Down,
-                name: &migration.name,
-                checksum: &migration.checksum,
-            };
-            let run_id = match begun.take() {
-                Some(id) => id,
-                None => store.begin(start.clone())?,
-            };
-            let began = Instant::now();
-            let (done, result) = self.run_steps(migration, &migration.down, &base, observer);
-            let mut outcome = Outcome {
-                duration: began.elapsed(),
-                status_code: done.last_status.unwrap_or(0),
-                body: done.last_body.filter(|_| self.save_response_body),
-                ..Outcome::default()
-            };
-            match result {
-                Ok(()) => {
-                    let next = versions
-                        .get(i + 1)
-                        .and_then(|nv| by_version.get(nv))
-                        .map(|m| (m.version, m.name.as_str(), m.checksum.as_str()));
-                    begun =
-                        self.record_success(store, run_id, start, &outcome, next, Direction::Down)?;
-                    observer.migration_finished(migration, Direction::Down, &outcome);
-                    summary.results.push(MigrationResult {
-                        version: v,
-                        file: migration.path.clone(),
-                        direction: Direction::Down,
-                        outcome,
-                        succeeded: true,
-                    });
-                }
-                Err(err) => {
-                    outcome.error = Some(mask::text(&err.to_string()));
-                    store.fail(run_id, &outcome)?;
-                    observer.migration_finished(migration, Direction::Down, &outcome);
-                    summary.results.push(MigrationResult {
-                        version: v,
-                        file: migration.path.clone(),
-                        direction: Direction::Down,
-                        outcome,
-                        succeeded: false,
-                    });
-                    return Err(err);
-                }
-            }
+            let next = versions
+                .get(i + 1)
+                .and_then(|nv| by_version.get(nv))
+                .copied();
+            let (result, next_begun) = self.run_recorded(
+                store,
+                migration,
+                Direction::Down,
+                &base,
+                begun.take(),
+                next,
+                observer,
+            )?;
+            begun = next_begun;
+            summary.results.push(result);
         }
         Ok(summary)
+    }
+
+    /// Run one migration's steps between its two records: started (already recorded when
+    /// `begun` holds its run id, else recorded now) and succeeded or failed. On success,
+    /// returns its result (for up, `outcome.env` holds the values it extracted) and, when `next` follows right
+    /// away, the run id under which the next migration's start was recorded in the same
+    /// commit. On failure the failure is recorded and returned.
+    #[allow(clippy::too_many_arguments)]
+    fn run_recorded(
+        &self,
+        store: &mut dyn Store,
+        migration: &Migration,
+        direction: Direction,
+        base: &Vars,
+        begun: Option<i64>,
+        next: Option<&Migration>,
+        observer: &mut dyn Observer,
+    ) -> Result<(MigrationResult, Option<i64>), ExecError> {
+        let start = RunStart {
+            version: migration.version,
+            direction,
+            name: &migration.name,
+            checksum: &migration.checksum,
+        };
+        let run_id = match begun {
+            Some(id) => id,
+            None => store.begin(start.clone())?,
+        };
+        let steps = match direction {
+            Direction::Up => &migration.up,
+            Direction::Down => &migration.down,
+        };
+        let began = Instant::now();
+        let (done, result) = self.run_steps(migration, steps, base, observer);
+        let mut outcome = Outcome {
+            duration: began.elapsed(),
+            status_code: done.last_status.unwrap_or(0),
+            body: done.last_body.filter(|_| self.save_response_body),
+            // Values extracted by a rollback are not stored: the version is going away.
+            env: if direction == Direction::Up {
+                done.extracted
+            } else {
+                Vec::new()
+            },
+            ..Outcome::default()
+        };
+        if let Err(err) = result {
+            outcome.error = Some(mask::text(&err.to_string()));
+            store.fail(run_id, &outcome)?;
+            observer.migration_finished(migration, direction, &outcome);
+            return Err(err);
+        }
+        let next = next.map(|m| (m.version, m.name.as_str(), m.checksum.as_str()));
+        let next_begun = self.record_success(store, run_id, start, &outcome, next, direction)?;
+        observer.migration_finished(migration, direction, &outcome);
+        let result = MigrationResult {
+            version: migration.version,
+            file: migration.path.clone(),
+            direction,
+            outcome,
+            succeeded: true,
+        };
+        Ok((result, next_begun))
     }
 
     /// Record a migration's success. When another migration of the run follows right away
