@@ -240,6 +240,34 @@ pub trait Store: Send {
     fn last_stage_run(&self, stage: &str) -> Result<Option<StageRun>, StateError>;
 }
 
+/// `migration_runs.env_json`: the extracted values as a JSON object (NULL when there are none),
+/// the column the Go apirun wrote and users query.
+pub(crate) fn env_to_json(env: &[(String, String)]) -> Option<String> {
+    if env.is_empty() {
+        return None;
+    }
+    let map: serde_json::Map<String, serde_json::Value> = env
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    Some(serde_json::Value::Object(map).to_string())
+}
+
+/// The values of an `env_json` column; non-string values (written by other tools) as JSON
+/// text, anything unreadable as none.
+pub(crate) fn env_from_json(json: Option<&str>) -> Vec<(String, String)> {
+    json.and_then(|j| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(j).ok())
+        .map(|m| {
+            m.into_iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => (k, s),
+                    other => (k, other.to_string()),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `2026-12-04T17:10:26.123Z`: UTC, millisecond precision, sortable as text.
 pub fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();

@@ -1222,7 +1222,7 @@ impl PostgresStore {
     ) -> Result<(), ::postgres::Error> {
         let t = &self.t;
         let env = if start.direction == Direction::Up {
-            env_json(&outcome.env)
+            super::env_to_json(&outcome.env)
         } else {
             None
         };
@@ -1281,22 +1281,7 @@ impl PostgresStore {
 
     fn run_from_row(&self, row: &Row) -> Result<RunRecord, StateError> {
         let env_json: Option<String> = self.get(row, 11)?;
-        let env = env_json
-            .and_then(|j| {
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&j).ok()
-            })
-            .map(|m| {
-                m.into_iter()
-                    .map(|(k, v)| {
-                        let v = match v {
-                            serde_json::Value::String(s) => s,
-                            other => other.to_string(),
-                        };
-                        (k, v)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let env = super::env_from_json(env_json.as_deref());
         Ok(RunRecord {
             id: self.get(row, 0)?,
             version: self.get::<i64>(row, 1)?.max(0) as u64,
@@ -1328,17 +1313,6 @@ impl PostgresStore {
             .map(|r| self.run_from_row(r))
             .collect()
     }
-}
-
-fn env_json(env: &[(String, String)]) -> Option<String> {
-    if env.is_empty() {
-        return None;
-    }
-    let map: serde_json::Map<String, serde_json::Value> = env
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    Some(serde_json::Value::Object(map).to_string())
 }
 
 impl Store for PostgresStore {
@@ -1452,7 +1426,7 @@ impl Store for PostgresStore {
                 &run_id,
                 &i32::from(outcome.status_code),
                 &outcome.body,
-                &env_json(&outcome.env),
+                &super::env_to_json(&outcome.env),
                 &millis(outcome.duration),
                 &outcome.error,
             ],

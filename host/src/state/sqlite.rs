@@ -243,22 +243,7 @@ impl SqliteStore {
 
     fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         let env_json: Option<String> = row.get(11)?;
-        let env = env_json
-            .and_then(|j| {
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&j).ok()
-            })
-            .map(|m| {
-                m.into_iter()
-                    .map(|(k, v)| {
-                        let v = match v {
-                            serde_json::Value::String(s) => s,
-                            other => other.to_string(),
-                        };
-                        (k, v)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let env = super::env_from_json(env_json.as_deref());
         Ok(RunRecord {
             id: row.get(0)?,
             version: row.get::<_, i64>(1)? as u64,
@@ -307,7 +292,7 @@ impl SqliteStore {
         let version = start.version as i64;
         let now = now_rfc3339();
         let env = if start.direction == Direction::Up {
-            env_json(&outcome.env)
+            super::env_to_json(&outcome.env)
         } else {
             None
         };
@@ -365,17 +350,6 @@ impl SqliteStore {
             .map_err(|e| self.sql_err(e))?;
         Ok(rows)
     }
-}
-
-fn env_json(env: &[(String, String)]) -> Option<String> {
-    if env.is_empty() {
-        return None;
-    }
-    let map: serde_json::Map<String, serde_json::Value> = env
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    Some(serde_json::Value::Object(map).to_string())
 }
 
 impl Store for SqliteStore {
@@ -479,7 +453,7 @@ impl Store for SqliteStore {
                     run_id,
                     outcome.status_code,
                     outcome.body,
-                    env_json(&outcome.env),
+                    super::env_to_json(&outcome.env),
                     now_rfc3339(),
                     outcome.duration.as_millis() as i64,
                     outcome.error
