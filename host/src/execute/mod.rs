@@ -350,11 +350,6 @@ impl Runner {
         let applied = store.applied()?;
         let stored = store.stored_env()?;
         let pending = plan_up(migrations, &applied, opts.to);
-        self.preflight(
-            config,
-            &pending,
-            &self.base_vars(config, &opts.inherited, &stored, &BTreeMap::new()),
-        )?;
         let mut summary = RunSummary {
             dry_run: opts.dry_run,
             ..RunSummary::default()
@@ -363,6 +358,7 @@ impl Runner {
         // date (those values come last, so inserting each as it is extracted gives the same
         // variables) rather than rebuilt for every migration of a long run.
         let mut base = self.base_vars(config, &opts.inherited, &stored, &BTreeMap::new());
+        self.preflight(config, &pending, &base)?;
         // The run id of the migration about to run when the previous commit recorded its start.
         let mut begun: Option<i64> = None;
         for (i, migration) in pending.iter().enumerate() {

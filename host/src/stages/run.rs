@@ -186,6 +186,12 @@ pub struct StageReport {
 }
 
 impl StageReport {
+    /// Mark the stage failed with `error`.
+    fn fail(&mut self, error: StageError) {
+        self.outcome = StageOutcome::Failed;
+        self.error = Some(error);
+    }
+
     fn new(name: &str, direction: Direction, on_failure: OnFailure) -> Self {
         Self {
             name: name.to_string(),
@@ -639,10 +645,7 @@ impl<'a> Executor<'a> {
                         report.reason = Some(reason);
                     }
                     Ok(None) => report.outcome = StageOutcome::Succeeded,
-                    Err(e) => {
-                        report.outcome = StageOutcome::Failed;
-                        report.error = Some(e);
-                    }
+                    Err(e) => report.fail(e),
                 }
                 report.duration = began.elapsed();
                 store.record_stage_run(&stage_run(name, &report, &started))?;
@@ -650,8 +653,7 @@ impl<'a> Executor<'a> {
             })
         });
         if let Err(e) = result {
-            report.outcome = StageOutcome::Failed;
-            report.error = Some(e);
+            report.fail(e);
         }
         report.duration = began.elapsed();
         match report.outcome {
@@ -838,10 +840,7 @@ impl<'a> Executor<'a> {
                 lock(&self.memory).insert(name.to_string(), values);
                 match result {
                     Ok(()) => report.outcome = StageOutcome::RolledBack,
-                    Err(e) => {
-                        report.outcome = StageOutcome::Failed;
-                        report.error = Some(e);
-                    }
+                    Err(e) => report.fail(e),
                 }
                 report.duration = began.elapsed();
                 store.record_stage_run(&stage_run(name, &report, &started))?;
@@ -849,8 +848,7 @@ impl<'a> Executor<'a> {
             })
         });
         if let Err(e) = result {
-            report.outcome = StageOutcome::Failed;
-            report.error = Some(e);
+            report.fail(e);
         }
         report.duration = began.elapsed();
         if report.outcome == StageOutcome::RolledBack {
